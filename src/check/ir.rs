@@ -1,0 +1,331 @@
+//! The checked program: names, fact paths and service names resolved to indices, so that
+//! evaluation never looks up a string it could have resolved beforehand.
+
+use std::sync::Arc;
+
+use super::types::Type;
+use crate::snapshot::{ServiceState, StartType};
+use crate::source::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub const NAMES: [&'static str; 3] = ["error", "warning", "info"];
+
+    pub fn parse(word: &str) -> Option<Severity> {
+        match word {
+            "error" => Some(Severity::Error),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Everything evaluation needs, for every pack given.
+#[derive(Debug, Default)]
+pub struct Program {
+    pub packs: Vec<PackInfo>,
+    pub facts: Vec<FactDef>,
+    pub globals: Vec<GlobalDef>,
+    pub functions: Vec<FunctionDef>,
+    /// SCM names that the policies spell out literally, as first written.
+    pub service_names: Vec<Arc<str>>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+pub struct PackInfo {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct FactDef {
+    pub pack: u32,
+    pub path: Vec<String>,
+    pub dotted: String,
+    pub ty: Type,
+    pub default: Option<Body>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct GlobalDef {
+    pub name: String,
+    pub body: Body,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct FunctionDef {
+    pub name: String,
+    pub arity: u32,
+    pub body: Body,
+    pub span: Span,
+}
+
+/// An expression with the number of local slots (comprehension variables, parameters) it uses.
+#[derive(Debug)]
+pub struct Body {
+    pub node: Node,
+    pub slots: u32,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    /// Qualified by the pack: `exchange2003.msearch-for-fulltext`.
+    pub id: String,
+    pub pack: u32,
+    pub title: String,
+    pub severity: Severity,
+    pub controls: Vec<String>,
+    pub tags: Vec<String>,
+    pub help: Option<String>,
+    pub docs: Option<String>,
+    /// The rule's name in its declaration.
+    pub span: Span,
+    pub when: Option<Condition>,
+    pub requires: Vec<Requirement>,
+    /// Local slots needed by the rule's own expressions.
+    pub slots: u32,
+    /// Facts the rule may read, directly or through definitions (for "assumed default" notes).
+    pub facts: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct Condition {
+    pub node: Node,
+    pub span: Span,
+    pub source: String,
+}
+
+#[derive(Debug)]
+pub struct Requirement {
+    pub node: Node,
+    /// The whole `require … else "…"` clause.
+    pub span: Span,
+    /// The expression as written, for the default message.
+    pub source: String,
+    pub message: Option<Vec<MessagePart>>,
+}
+
+#[derive(Debug)]
+pub enum MessagePart {
+    Text(String),
+    Expr(Node),
+}
+
+#[derive(Debug)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceField {
+    Name,
+    DisplayName,
+    State,
+    StartType,
+    Account,
+    DependsOn,
+    AllDependencies,
+    MissingDependencies,
+}
+
+impl ServiceField {
+    pub const ALL: [(&'static str, ServiceField); 8] = [
+        ("name", ServiceField::Name),
+        ("display_name", ServiceField::DisplayName),
+        ("state", ServiceField::State),
+        ("start_type", ServiceField::StartType),
+        ("account", ServiceField::Account),
+        ("depends_on", ServiceField::DependsOn),
+        ("all_dependencies", ServiceField::AllDependencies),
+        ("missing_dependencies", ServiceField::MissingDependencies),
+    ];
+
+    pub fn ty(self) -> Type {
+        match self {
+            ServiceField::DependsOn
+            | ServiceField::AllDependencies
+            | ServiceField::MissingDependencies => Type::list(Type::Str),
+            _ => Type::Str,
+        }
+    }
+
+    /// The snapshot field this reads.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            ServiceField::Name => "name",
+            ServiceField::DisplayName => "display_name",
+            ServiceField::State => "state",
+            ServiceField::StartType => "start_type",
+            ServiceField::Account => "account",
+            ServiceField::DependsOn
+            | ServiceField::AllDependencies
+            | ServiceField::MissingDependencies => "depends_on",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostField {
+    Name,
+    Os,
+    Domain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predicate {
+    State(ServiceState),
+    StartType(StartType),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Concat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    All,
+    Any,
+    None,
+    Count,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// An element of a list.
+    List,
+    /// An integer in a range.
+    Range,
+    /// A substring.
+    Substring,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Service,
+    HasService,
+    Lower,
+    Upper,
+    Len,
+    StartsWith,
+    EndsWith,
+    Contains,
+    Join,
+    Sort,
+    Unique,
+    Min,
+    Max,
+    Sum,
+    DependencyCycles,
+    Str,
+}
+
+#[derive(Debug)]
+pub enum NodeKind {
+    Bool(bool),
+    Int(i64),
+    Str(Arc<str>),
+    /// A comprehension variable or parameter, relative to the current frame.
+    Local(u32),
+    Global(u32),
+    Fact(u32),
+    Services,
+    Host(HostField),
+    /// `service("MSSEARCH")`: an index into [`Program::service_names`].
+    ServiceNamed(u32),
+    Field {
+        base: Box<Node>,
+        index: u32,
+        /// Applied to each element of a list of records.
+        project: bool,
+    },
+    ServiceField {
+        base: Box<Node>,
+        field: ServiceField,
+        project: bool,
+    },
+    Is {
+        base: Box<Node>,
+        predicate: Predicate,
+        negated: bool,
+    },
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Implies(Box<Node>, Box<Node>),
+    Compare(Compare, Box<Node>, Box<Node>),
+    In {
+        kind: Membership,
+        needle: Box<Node>,
+        haystack: Box<Node>,
+        negated: bool,
+    },
+    DependsOn {
+        service: Box<Node>,
+        on: Box<Node>,
+        direct: bool,
+    },
+    RunsAs(Box<Node>, Box<Node>),
+    Range {
+        low: Box<Node>,
+        high: Box<Node>,
+        inclusive: bool,
+    },
+    Arith(Arith, Box<Node>, Box<Node>),
+    List(Vec<Node>),
+    /// Field values in the record type's (sorted) order.
+    Record {
+        fields: Arc<[(String, Type)]>,
+        values: Vec<Node>,
+    },
+    Comprehension {
+        slot: u32,
+        source: Box<Node>,
+        filter: Option<Box<Node>>,
+        element: Box<Node>,
+    },
+    Quantifier {
+        kind: Quantifier,
+        slot: u32,
+        source: Box<Node>,
+        body: Box<Node>,
+    },
+    Builtin(Builtin, Vec<Node>),
+    Call(u32, Vec<Node>),
+}

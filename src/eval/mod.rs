@@ -1,0 +1,1095 @@
+//! Evaluation of a checked program against one snapshot. The snapshot is borrowed, never
+//! copied; facts and definitions are computed at most once per snapshot.
+
+mod graph;
+pub mod outcome;
+pub mod value;
+
+use std::rc::Rc;
+
+use crate::check::ir::*;
+use crate::check::types::Type;
+use crate::snapshot::{LoadedSnapshot, Service, same_account};
+use crate::source::Span;
+pub use outcome::*;
+use value::{RecordValue, Value};
+
+/// Steps one rule may take before it is stopped with an `error` outcome.
+pub const MAX_STEPS: u64 = 5_000_000;
+/// How deeply evaluation may nest (expressions within calls within expressions).
+pub const MAX_DEPTH: u32 = 512;
+
+type Eval<'a> = Result<Value<'a>, Box<Undecided>>;
+
+/// One fact or service field that evaluation read, for `explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read {
+    pub path: String,
+    pub pointer: String,
+    pub value: String,
+    /// The policy expression that read it.
+    pub span: Span,
+}
+
+pub struct Evaluator<'a> {
+    program: &'a Program,
+    snapshot: &'a LoadedSnapshot,
+    /// `Program::service_names`, resolved in this snapshot.
+    named_services: Vec<Option<u32>>,
+    facts: Vec<Option<Eval<'a>>>,
+    fact_defaulted: Vec<bool>,
+    globals: Vec<Option<Eval<'a>>>,
+    locals: Vec<Value<'a>>,
+    frame: usize,
+    depth: u32,
+    steps: u64,
+    graph: graph::Graph,
+    /// Every read, when explaining.
+    pub trace: Option<Vec<Read>>,
+}
+
+fn undecided<'a>(kind: UndecidedKind, span: Span) -> Eval<'a> {
+    Err(Box::new(Undecided { kind, span }))
+}
+
+fn runtime<'a>(message: impl Into<String>, span: Span) -> Eval<'a> {
+    undecided(
+        UndecidedKind::Runtime {
+            message: message.into(),
+        },
+        span,
+    )
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(program: &'a Program, snapshot: &'a LoadedSnapshot) -> Evaluator<'a> {
+        let named_services = program
+            .service_names
+            .iter()
+            .map(|n| snapshot.services.get(n))
+            .collect();
+        Evaluator {
+            program,
+            snapshot,
+            named_services,
+            facts: vec![None; program.facts.len()],
+            fact_defaulted: vec![false; program.facts.len()],
+            globals: vec![None; program.globals.len()],
+            locals: Vec::new(),
+            frame: 0,
+            depth: 0,
+            steps: 0,
+            graph: graph::Graph::new(snapshot),
+            trace: None,
+        }
+    }
+
+    /// Evaluates the given rules (indices into `Program::rules`), in that order.
+    pub fn evaluate(&mut self, rules: &[u32]) -> Vec<RuleResult> {
+        rules.iter().map(|&r| self.evaluate_rule(r)).collect()
+    }
+
+    pub fn evaluate_rule(&mut self, index: u32) -> RuleResult {
+        let rule = &self.program.rules[index as usize];
+        self.steps = 0;
+        self.locals.clear();
+        self.frame = 0;
+        self.locals.resize(rule.slots as usize, Value::Bool(false));
+        let notes = self.notes(rule);
+        let result = |outcome, message, span, requirements, undecided| RuleResult {
+            rule: index,
+            outcome,
+            message,
+            span,
+            requirements,
+            undecided,
+            notes: notes.clone(),
+        };
+        if let Some(when) = &rule.when {
+            match self.eval(&when.node).map(|v| v.as_bool()) {
+                Ok(Some(true)) => {}
+                Ok(_) => {
+                    let message = format!("not applicable: `{}` does not hold", when.source);
+                    return result(
+                        Outcome::NotApplicable,
+                        Some(message),
+                        when.span,
+                        Vec::new(),
+                        None,
+                    );
+                }
+                Err(u) => {
+                    let message =
+                        format!("cannot decide whether the rule applies: {}", u.describe());
+                    return result(Outcome::Error, Some(message), u.span, Vec::new(), Some(*u));
+                }
+            }
+        }
+        let mut requirements = Vec::with_capacity(rule.requires.len());
+        for req in &rule.requires {
+            requirements.push(match self.eval(&req.node) {
+                Ok(Value::Bool(true)) => RequirementResult {
+                    outcome: Outcome::Pass,
+                    message: None,
+                    span: req.node.span,
+                    undecided: None,
+                },
+                Ok(_) => RequirementResult {
+                    outcome: Outcome::Fail,
+                    message: Some(self.message(req)),
+                    span: req.node.span,
+                    undecided: None,
+                },
+                Err(u) => RequirementResult {
+                    outcome: Outcome::Error,
+                    message: Some(format!("cannot decide `{}`: {}", req.source, u.describe())),
+                    span: u.span,
+                    undecided: Some(*u),
+                },
+            });
+        }
+        let failing: Vec<&RequirementResult> = requirements
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail)
+            .collect();
+        if let Some(first) = failing.first() {
+            let message = failing
+                .iter()
+                .filter_map(|r| r.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let span = first.span;
+            return result(Outcome::Fail, Some(message), span, requirements, None);
+        }
+        if let Some(err) = requirements.iter().find(|r| r.outcome == Outcome::Error) {
+            let (message, span, undecided) = (err.message.clone(), err.span, err.undecided.clone());
+            return result(Outcome::Error, message, span, requirements, undecided);
+        }
+        result(Outcome::Pass, None, rule.span, requirements, None)
+    }
+
+    fn notes(&mut self, rule: &Rule) -> Vec<String> {
+        let mut notes = Vec::new();
+        for &f in &rule.facts {
+            // Reading the fact here settles whether its default applies.
+            let _ = self.fact(f, rule.span);
+            if self.fact_defaulted[f as usize] {
+                let fact = &self.program.facts[f as usize];
+                let shown = match &self.facts[f as usize] {
+                    Some(Ok(v)) => self.display(v),
+                    _ => "its default".to_string(),
+                };
+                notes.push(format!(
+                    "fact `{}` is absent from the snapshot; assumed the default {shown}",
+                    fact.dotted
+                ));
+            }
+        }
+        notes
+    }
+
+    /// The requirement's message: its template rendered, or a plain sentence.
+    fn message(&mut self, req: &'a Requirement) -> String {
+        let Some(parts) = &req.message else {
+            return format!("requirement `{}` does not hold", req.source);
+        };
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                MessagePart::Text(t) => out.push_str(t),
+                MessagePart::Expr(n) => match self.eval(n) {
+                    Ok(v) => out.push_str(&self.display(&v)),
+                    Err(u) => out.push_str(&format!("<unknown: {}>", u.describe())),
+                },
+            }
+        }
+        out
+    }
+
+    /// A value as messages show it.
+    pub fn display(&self, value: &Value<'a>) -> String {
+        let services = &self.snapshot.snapshot.services;
+        value::Display {
+            value,
+            service_name: |i: u32| services[i as usize].name.as_str(),
+            nested: false,
+        }
+        .to_string()
+    }
+
+    fn service(&self, index: u32) -> &'a Service {
+        &self.snapshot.snapshot.services[index as usize]
+    }
+
+    fn record_read(
+        &mut self,
+        path: impl FnOnce() -> (String, String),
+        value: &Value<'a>,
+        span: Span,
+    ) {
+        if self.trace.is_some() {
+            let (path, pointer) = path();
+            let shown = self.display(value);
+            if let Some(trace) = &mut self.trace {
+                trace.push(Read {
+                    path,
+                    pointer,
+                    value: shown,
+                    span,
+                });
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ the interpreter
+
+    pub fn eval(&mut self, node: &'a Node) -> Eval<'a> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return undecided(
+                UndecidedKind::Limit {
+                    message: format!("evaluation took more than {MAX_STEPS} steps"),
+                },
+                node.span,
+            );
+        }
+        if self.depth >= MAX_DEPTH {
+            return undecided(
+                UndecidedKind::Limit {
+                    message: format!("evaluation nested more than {MAX_DEPTH} levels deep"),
+                },
+                node.span,
+            );
+        }
+        self.depth += 1;
+        let result = self.eval_inner(node);
+        self.depth -= 1;
+        result
+    }
+
+    fn eval_bool(&mut self, node: &'a Node) -> Result<bool, Box<Undecided>> {
+        match self.eval(node)? {
+            Value::Bool(b) => Ok(b),
+            _ => Err(Box::new(Undecided {
+                kind: UndecidedKind::Runtime {
+                    message: "expected a boolean".to_string(),
+                },
+                span: node.span,
+            })),
+        }
+    }
+
+    fn eval_int(&mut self, node: &'a Node) -> Result<i64, Box<Undecided>> {
+        match self.eval(node)? {
+            Value::Int(i) => Ok(i),
+            _ => Err(Box::new(Undecided {
+                kind: UndecidedKind::Runtime {
+                    message: "expected an integer".to_string(),
+                },
+                span: node.span,
+            })),
+        }
+    }
+
+    fn eval_list(&mut self, node: &'a Node) -> Result<Rc<[Value<'a>]>, Box<Undecided>> {
+        match self.eval(node)? {
+            Value::List(items) => Ok(items),
+            _ => Err(Box::new(Undecided {
+                kind: UndecidedKind::Runtime {
+                    message: "expected a list".to_string(),
+                },
+                span: node.span,
+            })),
+        }
+    }
+
+    fn eval_service(&mut self, node: &'a Node) -> Result<u32, Box<Undecided>> {
+        match self.eval(node)? {
+            Value::Service(i) => Ok(i),
+            Value::Str(name) => match self.snapshot.services.get(name.as_str()) {
+                Some(i) => Ok(i),
+                None => Err(Box::new(Undecided {
+                    kind: UndecidedKind::MissingService {
+                        name: name.as_str().to_string(),
+                    },
+                    span: node.span,
+                })),
+            },
+            _ => Err(Box::new(Undecided {
+                kind: UndecidedKind::Runtime {
+                    message: "expected a service".to_string(),
+                },
+                span: node.span,
+            })),
+        }
+    }
+
+    fn eval_inner(&mut self, node: &'a Node) -> Eval<'a> {
+        let span = node.span;
+        match &node.kind {
+            NodeKind::Bool(b) => Ok(Value::Bool(*b)),
+            NodeKind::Int(i) => Ok(Value::Int(*i)),
+            NodeKind::Str(s) => Ok(Value::str(s)),
+            NodeKind::Local(slot) => Ok(self.locals[self.frame + *slot as usize].clone()),
+            NodeKind::Global(g) => self.global(*g),
+            NodeKind::Fact(f) => self.fact(*f, span),
+            NodeKind::Services => {
+                let n = self.snapshot.snapshot.services.len();
+                Ok(Value::list(
+                    (0..n)
+                        .map(|i| Value::Service(u32::try_from(i).unwrap_or(u32::MAX)))
+                        .collect(),
+                ))
+            }
+            NodeKind::Host(field) => {
+                let host = &self.snapshot.snapshot.host;
+                let (value, name) = match field {
+                    HostField::Name => (Some(&host.name), "name"),
+                    HostField::Os => (host.os.as_ref(), "os"),
+                    HostField::Domain => (host.domain.as_ref(), "domain"),
+                };
+                match value {
+                    Some(v) => Ok(Value::str(v)),
+                    None => undecided(
+                        UndecidedKind::MissingFact {
+                            path: format!("host.{name}"),
+                            pointer: format!("/host/{name}"),
+                        },
+                        span,
+                    ),
+                }
+            }
+            NodeKind::ServiceNamed(id) => match self.named_services[*id as usize] {
+                Some(i) => Ok(Value::Service(i)),
+                None => undecided(
+                    UndecidedKind::MissingService {
+                        name: self.program.service_names[*id as usize].to_string(),
+                    },
+                    span,
+                ),
+            },
+            NodeKind::Field {
+                base,
+                index,
+                project,
+            } => {
+                let base = self.eval(base)?;
+                let field = |v: &Value<'a>| match v {
+                    Value::Record(r) => r.values.get(*index as usize).cloned().ok_or(()),
+                    _ => Err(()),
+                };
+                let wrong = || runtime("field access on a value that is not a record", span);
+                if *project {
+                    let items = base
+                        .as_list()
+                        .ok_or(())
+                        .or_else(|_| wrong().map(|_| &[][..]))?;
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        out.push(field(item).or_else(|_| wrong())?);
+                    }
+                    Ok(Value::list(out))
+                } else {
+                    field(&base).or_else(|_| wrong())
+                }
+            }
+            NodeKind::ServiceField {
+                base,
+                field,
+                project,
+            } => {
+                let base = self.eval(base)?;
+                if *project {
+                    let items = base.as_list().unwrap_or(&[]);
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        let Value::Service(i) = item else {
+                            return runtime("expected a service", span);
+                        };
+                        out.push(self.service_field(*i, *field, span)?);
+                    }
+                    return Ok(Value::list(out));
+                }
+                match base {
+                    Value::Service(i) => self.service_field(i, *field, span),
+                    _ => runtime("expected a service", span),
+                }
+            }
+            NodeKind::Is {
+                base,
+                predicate,
+                negated,
+            } => {
+                let i = self.eval_service(base)?;
+                let holds = match predicate {
+                    Predicate::State(s) => {
+                        let state = self.service_field(i, ServiceField::State, span)?;
+                        state.as_str() == Some(s.as_str())
+                    }
+                    Predicate::StartType(t) => {
+                        let start = self.service_field(i, ServiceField::StartType, span)?;
+                        start.as_str() == Some(t.as_str())
+                    }
+                };
+                Ok(Value::Bool(holds != *negated))
+            }
+            NodeKind::Not(inner) => Ok(Value::Bool(!self.eval_bool(inner)?)),
+            NodeKind::Neg(inner) => {
+                let i = self.eval_int(inner)?;
+                i.checked_neg()
+                    .map(Value::Int)
+                    .map_or_else(|| runtime(format!("-({i}) overflows"), span), Ok)
+            }
+            NodeKind::And(operands) => {
+                // A false operand decides, even after an undecided one.
+                let mut pending = None;
+                for operand in operands {
+                    match self.eval_bool(operand) {
+                        Ok(false) => return Ok(Value::Bool(false)),
+                        Ok(true) => {}
+                        Err(u) => {
+                            pending.get_or_insert(u);
+                        }
+                    }
+                }
+                pending.map_or(Ok(Value::Bool(true)), Err)
+            }
+            NodeKind::Or(operands) => {
+                let mut pending = None;
+                for operand in operands {
+                    match self.eval_bool(operand) {
+                        Ok(true) => return Ok(Value::Bool(true)),
+                        Ok(false) => {}
+                        Err(u) => {
+                            pending.get_or_insert(u);
+                        }
+                    }
+                }
+                pending.map_or(Ok(Value::Bool(false)), Err)
+            }
+            NodeKind::Implies(a, b) => match self.eval_bool(a) {
+                Ok(false) => Ok(Value::Bool(true)),
+                Ok(true) => Ok(Value::Bool(self.eval_bool(b)?)),
+                Err(u) => match self.eval_bool(b) {
+                    Ok(true) => Ok(Value::Bool(true)),
+                    _ => Err(u),
+                },
+            },
+            NodeKind::Compare(cmp, l, r) => {
+                let l = self.eval(l)?;
+                let r = self.eval(r)?;
+                let result = match cmp {
+                    Compare::Eq => l.equals(&r),
+                    Compare::Ne => !l.equals(&r),
+                    ordered => {
+                        let ordering = match (&l, &r) {
+                            (Value::Int(a), Value::Int(b)) => a.cmp(b),
+                            (Value::Str(a), Value::Str(b)) => a.as_str().cmp(b.as_str()),
+                            _ => return runtime("only numbers and strings can be ordered", span),
+                        };
+                        match ordered {
+                            Compare::Lt => ordering.is_lt(),
+                            Compare::Le => ordering.is_le(),
+                            Compare::Gt => ordering.is_gt(),
+                            _ => ordering.is_ge(),
+                        }
+                    }
+                };
+                Ok(Value::Bool(result))
+            }
+            NodeKind::In {
+                kind,
+                needle,
+                haystack,
+                negated,
+            } => {
+                let needle = self.eval(needle)?;
+                let haystack = self.eval(haystack)?;
+                let found = match (kind, &haystack) {
+                    (Membership::List, Value::List(items)) => {
+                        items.iter().any(|v| v.equals(&needle))
+                    }
+                    (Membership::Range, Value::Range(lo, hi)) => {
+                        needle.as_int().is_some_and(|n| *lo <= n && n <= *hi)
+                    }
+                    (Membership::Substring, Value::Str(s)) => {
+                        needle.as_str().is_some_and(|n| s.as_str().contains(n))
+                    }
+                    _ => return runtime("`in` needs a list, range or string", span),
+                };
+                Ok(Value::Bool(found != *negated))
+            }
+            NodeKind::DependsOn {
+                service,
+                on,
+                direct,
+            } => {
+                let from = self.eval_service(service)?;
+                let target = match self.eval(on)? {
+                    Value::Service(i) => graph::Target::Service(i),
+                    Value::Str(s) => match self.snapshot.services.get(s.as_str()) {
+                        Some(i) => graph::Target::Service(i),
+                        None => graph::Target::Name(s.as_str().to_ascii_lowercase()),
+                    },
+                    _ => return runtime("expected a service", span),
+                };
+                let result = if *direct {
+                    self.graph.depends_directly(self.snapshot, from, &target)
+                } else {
+                    self.graph
+                        .depends_transitively(self.snapshot, from, &target)
+                };
+                result
+                    .map(Value::Bool)
+                    .map_err(|missing| self.missing_depends_on(missing, span))
+            }
+            NodeKind::RunsAs(svc, account) => {
+                let i = self.eval_service(svc)?;
+                let actual = self.service_field(i, ServiceField::Account, span)?;
+                let wanted = self.eval(account)?;
+                let same = match (actual.as_str(), wanted.as_str()) {
+                    (Some(a), Some(w)) => same_account(a, w),
+                    _ => false,
+                };
+                Ok(Value::Bool(same))
+            }
+            NodeKind::Range {
+                low,
+                high,
+                inclusive,
+            } => {
+                let lo = self.eval_int(low)?;
+                let hi = self.eval_int(high)?;
+                let hi = if *inclusive {
+                    hi
+                } else {
+                    match hi.checked_sub(1) {
+                        Some(h) => h,
+                        None => return Ok(Value::Range(1, 0)),
+                    }
+                };
+                Ok(Value::Range(lo, hi))
+            }
+            NodeKind::Arith(op, l, r) => self.arith(*op, l, r, span),
+            NodeKind::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.eval(item)?);
+                }
+                Ok(Value::list(out))
+            }
+            NodeKind::Record { fields, values } => {
+                let mut out = Vec::with_capacity(values.len());
+                for v in values {
+                    out.push(self.eval(v)?);
+                }
+                Ok(Value::Record(Rc::new(RecordValue {
+                    fields: &fields[..],
+                    values: out,
+                })))
+            }
+            NodeKind::Comprehension {
+                slot,
+                source,
+                filter,
+                element,
+            } => {
+                let items = self.eval_list(source)?;
+                let mut out = Vec::new();
+                for item in items.iter() {
+                    self.locals[self.frame + *slot as usize] = item.clone();
+                    if let Some(filter) = filter {
+                        if !self.eval_bool(filter)? {
+                            continue;
+                        }
+                    }
+                    out.push(self.eval(element)?);
+                }
+                Ok(Value::list(out))
+            }
+            NodeKind::Quantifier {
+                kind,
+                slot,
+                source,
+                body,
+            } => self.quantifier(*kind, *slot, source, body),
+            NodeKind::Builtin(b, args) => self.builtin(*b, args, span),
+            NodeKind::Call(f, args) => {
+                let function = &self.program.functions[*f as usize];
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    values.push(self.eval(arg)?);
+                }
+                let saved = self.frame;
+                let base = self.locals.len();
+                self.locals.extend(values);
+                self.locals
+                    .resize(base + function.body.slots as usize, Value::Bool(false));
+                self.frame = base;
+                let result = self.eval(&function.body.node);
+                self.frame = saved;
+                self.locals.truncate(base);
+                result
+            }
+        }
+    }
+
+    fn quantifier(
+        &mut self,
+        kind: Quantifier,
+        slot: u32,
+        source: &'a Node,
+        body: &'a Node,
+    ) -> Eval<'a> {
+        let items = self.eval_list(source)?;
+        let mut pending: Option<Box<Undecided>> = None;
+        let mut count: i64 = 0;
+        for item in items.iter() {
+            self.locals[self.frame + slot as usize] = item.clone();
+            match (kind, self.eval_bool(body)) {
+                (Quantifier::All, Ok(false)) => return Ok(Value::Bool(false)),
+                (Quantifier::Any, Ok(true)) => return Ok(Value::Bool(true)),
+                (Quantifier::None, Ok(true)) => return Ok(Value::Bool(false)),
+                (Quantifier::Count, Ok(true)) => count += 1,
+                (Quantifier::Count, Err(u)) => return Err(u),
+                (_, Ok(_)) => {}
+                (_, Err(u)) => {
+                    pending.get_or_insert(u);
+                }
+            }
+        }
+        if let Some(u) = pending {
+            return Err(u);
+        }
+        Ok(match kind {
+            Quantifier::All | Quantifier::None => Value::Bool(true),
+            Quantifier::Any => Value::Bool(false),
+            Quantifier::Count => Value::Int(count),
+        })
+    }
+
+    fn arith(&mut self, op: Arith, l: &'a Node, r: &'a Node, span: Span) -> Eval<'a> {
+        if op == Arith::Concat {
+            let l = self.eval(l)?;
+            let r = self.eval(r)?;
+            let joined = format!("{}{}", l.as_str().unwrap_or(""), r.as_str().unwrap_or(""));
+            return Ok(Value::owned_str(joined));
+        }
+        let a = self.eval_int(l)?;
+        let b = self.eval_int(r)?;
+        let (result, symbol) = match op {
+            Arith::Add => (a.checked_add(b), "+"),
+            Arith::Sub => (a.checked_sub(b), "-"),
+            Arith::Mul => (a.checked_mul(b), "*"),
+            Arith::Div if b == 0 => return runtime(format!("{a} / 0: division by zero"), span),
+            Arith::Div => (a.checked_div(b), "/"),
+            Arith::Mod if b == 0 => return runtime(format!("{a} % 0: division by zero"), span),
+            _ => (a.checked_rem(b), "%"),
+        };
+        result
+            .map(Value::Int)
+            .map_or_else(|| runtime(format!("{a} {symbol} {b} overflows"), span), Ok)
+    }
+
+    fn global(&mut self, g: u32) -> Eval<'a> {
+        if let Some(cached) = &self.globals[g as usize] {
+            return cached.clone();
+        }
+        let def = &self.program.globals[g as usize];
+        let saved = self.frame;
+        let base = self.locals.len();
+        self.locals
+            .resize(base + def.body.slots as usize, Value::Bool(false));
+        self.frame = base;
+        let result = self.eval(&def.body.node);
+        self.frame = saved;
+        self.locals.truncate(base);
+        // Limits hit while computing a definition belong to the rule that asked, not to every
+        // later rule, so they are not cached.
+        if !matches!(&result, Err(u) if matches!(u.kind, UndecidedKind::Limit { .. })) {
+            self.globals[g as usize] = Some(result.clone());
+        }
+        result
+    }
+
+    // ------------------------------------------------------------ facts
+
+    fn fact(&mut self, f: u32, span: Span) -> Eval<'a> {
+        if let Some(cached) = &self.facts[f as usize] {
+            let result = cached.clone();
+            if let Ok(v) = &result {
+                let fact = &self.program.facts[f as usize];
+                self.record_read(|| (fact.dotted.clone(), fact_pointer(&fact.path)), v, span);
+            }
+            return result.map_err(|mut u| {
+                u.span = span;
+                u
+            });
+        }
+        let program = self.program;
+        let fact = &program.facts[f as usize];
+        let mut json = &self.snapshot.snapshot.facts;
+        let mut present = true;
+        for segment in &fact.path {
+            match json.get(segment) {
+                Some(v) => json = v,
+                None => {
+                    present = false;
+                    break;
+                }
+            }
+        }
+        let result = if present {
+            let mut path = FactPath {
+                segments: fact.path.iter().map(|s| Segment::Key(s)).collect(),
+            };
+            convert(json, &fact.ty, &mut path, span)
+        } else if let Some(default) = &fact.default {
+            self.fact_defaulted[f as usize] = true;
+            let saved = self.frame;
+            let base = self.locals.len();
+            self.locals
+                .resize(base + default.slots as usize, Value::Bool(false));
+            self.frame = base;
+            let value = self.eval(&default.node);
+            self.frame = saved;
+            self.locals.truncate(base);
+            value
+        } else {
+            undecided(
+                UndecidedKind::MissingFact {
+                    path: fact.dotted.clone(),
+                    pointer: fact_pointer(&fact.path),
+                },
+                span,
+            )
+        };
+        if let Ok(v) = &result {
+            self.record_read(|| (fact.dotted.clone(), fact_pointer(&fact.path)), v, span);
+        }
+        self.facts[f as usize] = Some(result.clone());
+        result
+    }
+
+    // ------------------------------------------------------------ services
+
+    fn service_field(&mut self, i: u32, field: ServiceField, span: Span) -> Eval<'a> {
+        let svc = self.service(i);
+        let missing = |_: &Self| {
+            undecided(
+                UndecidedKind::MissingServiceField {
+                    service: svc.name.clone(),
+                    field: field.json_name(),
+                    pointer: format!("/services/{i}/{}", field.json_name()),
+                },
+                span,
+            )
+        };
+        let value = match field {
+            ServiceField::Name => Value::str(&svc.name),
+            ServiceField::DisplayName => match &svc.display_name {
+                Some(d) => Value::str(d),
+                None => return missing(self),
+            },
+            ServiceField::State => match svc.state {
+                Some(s) => Value::str(s.as_str()),
+                None => return missing(self),
+            },
+            ServiceField::StartType => match svc.start_type {
+                Some(s) => Value::str(s.as_str()),
+                None => return missing(self),
+            },
+            ServiceField::Account => match &svc.account {
+                Some(a) => Value::str(a),
+                None => return missing(self),
+            },
+            ServiceField::DependsOn => match &svc.depends_on {
+                Some(deps) => Value::list(deps.iter().map(|d| Value::str(d)).collect()),
+                None => return missing(self),
+            },
+            ServiceField::MissingDependencies => match &svc.depends_on {
+                Some(deps) => Value::list(
+                    deps.iter()
+                        .filter(|d| self.snapshot.services.get(d).is_none())
+                        .map(|d| Value::str(d))
+                        .collect(),
+                ),
+                None => return missing(self),
+            },
+            ServiceField::AllDependencies => {
+                let names = self
+                    .graph
+                    .all_dependencies(self.snapshot, i)
+                    .map_err(|m| self.missing_depends_on(m, span))?;
+                Value::list(names.into_iter().map(Value::str).collect())
+            }
+        };
+        self.record_read(
+            || {
+                (
+                    format!("services[{}].{}", svc.name, field_name(field)),
+                    format!("/services/{i}/{}", field.json_name()),
+                )
+            },
+            &value,
+            span,
+        );
+        Ok(value)
+    }
+
+    fn missing_depends_on(&self, service: u32, span: Span) -> Box<Undecided> {
+        Box::new(Undecided {
+            kind: UndecidedKind::MissingServiceField {
+                service: self.service(service).name.clone(),
+                field: "depends_on",
+                pointer: format!("/services/{service}/depends_on"),
+            },
+            span,
+        })
+    }
+
+    fn builtin(&mut self, builtin: Builtin, args: &'a [Node], span: Span) -> Eval<'a> {
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            values.push(self.eval(arg)?);
+        }
+        let text = |i: usize| values.get(i).and_then(|v| v.as_str()).unwrap_or("");
+        Ok(match builtin {
+            Builtin::Service => match self.snapshot.services.get(text(0)) {
+                Some(i) => Value::Service(i),
+                None => {
+                    return undecided(
+                        UndecidedKind::MissingService {
+                            name: text(0).to_string(),
+                        },
+                        span,
+                    );
+                }
+            },
+            Builtin::HasService => Value::Bool(self.snapshot.services.get(text(0)).is_some()),
+            Builtin::Lower => Value::owned_str(text(0).to_lowercase()),
+            Builtin::Upper => Value::owned_str(text(0).to_uppercase()),
+            Builtin::Len => {
+                let n = match &values[0] {
+                    Value::Str(s) => s.as_str().chars().count(),
+                    Value::List(items) => items.len(),
+                    _ => 0,
+                };
+                Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+            }
+            Builtin::StartsWith => Value::Bool(text(0).starts_with(text(1))),
+            Builtin::EndsWith => Value::Bool(text(0).ends_with(text(1))),
+            Builtin::Contains => match &values[0] {
+                Value::List(items) => Value::Bool(items.iter().any(|v| v.equals(&values[1]))),
+                _ => Value::Bool(text(0).contains(text(1))),
+            },
+            Builtin::Join => {
+                let items = values[0].as_list().unwrap_or(&[]);
+                let parts: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
+                Value::owned_str(parts.join(text(1)))
+            }
+            Builtin::Sort => {
+                let mut items: Vec<Value<'a>> = values[0].as_list().unwrap_or(&[]).to_vec();
+                items.sort_by(|a, b| match (a, b) {
+                    (Value::Int(x), Value::Int(y)) => x.cmp(y),
+                    _ => a.as_str().unwrap_or("").cmp(b.as_str().unwrap_or("")),
+                });
+                Value::list(items)
+            }
+            Builtin::Unique => {
+                let mut out: Vec<Value<'a>> = Vec::new();
+                for v in values[0].as_list().unwrap_or(&[]) {
+                    if !out.iter().any(|o| o.equals(v)) {
+                        out.push(v.clone());
+                    }
+                }
+                Value::list(out)
+            }
+            Builtin::Min | Builtin::Max => {
+                let ints = values[0]
+                    .as_list()
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(Value::as_int);
+                let found = if builtin == Builtin::Min {
+                    ints.min()
+                } else {
+                    ints.max()
+                };
+                match found {
+                    Some(i) => Value::Int(i),
+                    None => {
+                        let name = if builtin == Builtin::Min {
+                            "min"
+                        } else {
+                            "max"
+                        };
+                        return runtime(format!("{name}() of an empty list"), span);
+                    }
+                }
+            }
+            Builtin::Sum => {
+                let mut total: i64 = 0;
+                for i in values[0]
+                    .as_list()
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(Value::as_int)
+                {
+                    total = match total.checked_add(i) {
+                        Some(t) => t,
+                        None => return runtime("sum() overflows", span),
+                    };
+                }
+                Value::Int(total)
+            }
+            Builtin::DependencyCycles => {
+                let cycles = self
+                    .graph
+                    .cycles(self.snapshot)
+                    .map_err(|m| self.missing_depends_on(m, span))?;
+                Value::list(
+                    cycles
+                        .into_iter()
+                        .map(|c| Value::list(c.into_iter().map(Value::str).collect()))
+                        .collect(),
+                )
+            }
+            Builtin::Str => Value::owned_str(self.display(&values[0])),
+        })
+    }
+}
+
+fn field_name(field: ServiceField) -> &'static str {
+    ServiceField::ALL
+        .iter()
+        .find(|(_, f)| *f == field)
+        .map_or("?", |(n, _)| n)
+}
+
+fn fact_pointer(path: &[String]) -> String {
+    let mut out = String::from("/facts");
+    for s in path {
+        out.push('/');
+        out.push_str(&crate::snapshot::locate::escape_segment(s));
+    }
+    out
+}
+
+enum Segment<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+/// Where in a fact a conversion is, rendered only when something is wrong.
+struct FactPath<'p> {
+    segments: Vec<Segment<'p>>,
+}
+
+impl FactPath<'_> {
+    fn dotted(&self) -> String {
+        let mut out = String::new();
+        for s in &self.segments {
+            match s {
+                Segment::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    fn pointer(&self) -> String {
+        let mut out = String::from("/facts");
+        for s in &self.segments {
+            out.push('/');
+            match s {
+                Segment::Key(k) => out.push_str(&crate::snapshot::locate::escape_segment(k)),
+                Segment::Index(i) => out.push_str(&i.to_string()),
+            }
+        }
+        out
+    }
+}
+
+fn json_kind(json: &serde_json::Value) -> String {
+    match json {
+        serde_json::Value::Null => "null".to_string(),
+        serde_json::Value::Bool(b) => format!("a boolean ({b})"),
+        serde_json::Value::Number(n) => format!("a number ({n})"),
+        serde_json::Value::String(s) => {
+            let short: String = s.chars().take(40).collect();
+            format!("a string ({short:?})")
+        }
+        serde_json::Value::Array(a) => format!("a list of {}", a.len()),
+        serde_json::Value::Object(_) => "an object".to_string(),
+    }
+}
+
+/// Holds a snapshot value to the type its fact declares.
+fn convert<'a, 'p>(
+    json: &'a serde_json::Value,
+    ty: &'a Type,
+    path: &mut FactPath<'p>,
+    span: Span,
+) -> Eval<'a>
+where
+    'a: 'p,
+{
+    let wrong = |path: &FactPath<'_>| {
+        undecided(
+            UndecidedKind::WrongType {
+                path: path.dotted(),
+                pointer: path.pointer(),
+                expected: ty.to_string(),
+                found: json_kind(json),
+            },
+            span,
+        )
+    };
+    match (ty, json) {
+        (Type::Bool, serde_json::Value::Bool(b)) => Ok(Value::Bool(*b)),
+        (Type::Int, serde_json::Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(Value::Int(i)),
+            None => wrong(path),
+        },
+        (Type::Str, serde_json::Value::String(s)) => Ok(Value::str(s)),
+        (Type::List(elem), serde_json::Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                path.segments.push(Segment::Index(i));
+                let v = convert(item, elem, path, span);
+                path.segments.pop();
+                out.push(v?);
+            }
+            Ok(Value::list(out))
+        }
+        (Type::Record(fields), serde_json::Value::Object(map)) => {
+            let mut values = Vec::with_capacity(fields.len());
+            for (name, fty) in fields.iter() {
+                path.segments.push(Segment::Key(name));
+                let v = match map.get(name) {
+                    Some(field) => convert(field, fty, path, span),
+                    None => undecided(
+                        UndecidedKind::MissingFact {
+                            path: path.dotted(),
+                            pointer: path.pointer(),
+                        },
+                        span,
+                    ),
+                };
+                path.segments.pop();
+                values.push(v?);
+            }
+            Ok(Value::Record(Rc::new(RecordValue {
+                fields: &fields[..],
+                values,
+            })))
+        }
+        _ => wrong(path),
+    }
+}

@@ -1,0 +1,16 @@
+//! expolicy: a policy engine for Windows and Exchange host configuration.
+//!
+//! source text → [`syntax`] (pest, typed AST with spans) → [`check`] (names resolved, types
+//! checked, lowered to an indexed IR) → [`eval`] against a [`snapshot`] → outcomes with
+//! evidence → [`report`].
+
+pub mod check;
+pub mod cli;
+pub mod diag;
+pub mod eval;
+pub mod policy;
+pub mod report;
+pub mod select;
+pub mod snapshot;
+pub mod source;
+pub mod syntax;
