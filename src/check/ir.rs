@@ -46,6 +46,24 @@ pub struct Program {
     /// SCM names that the policies spell out literally, as first written.
     pub service_names: Vec<Arc<str>>,
     pub rules: Vec<Rule>,
+    /// Site choices (`input name: type = default`); each is read through a global whose body
+    /// is the default until `crate::inputs::apply` replaces it with the value set.
+    pub inputs: Vec<InputDef>,
+}
+
+#[derive(Debug)]
+pub struct InputDef {
+    pub pack: u32,
+    pub name: String,
+    /// `pack.name`
+    pub qualified: String,
+    pub ty: Type,
+    /// The global that holds its value.
+    pub global: u32,
+    /// The input's name in its declaration.
+    pub span: Span,
+    /// Its default expression.
+    pub default_span: Span,
 }
 
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! the AST to the [`ir::Program`] that evaluation runs. Every problem is reported in one run.
 
 mod builtins;
+mod order;
 pub mod ir;
 pub mod types;
 
@@ -34,17 +35,16 @@ pub mod codes {
     pub const NOT_CONSTANT: &str = "expolicy::check::not_constant";
     pub const PACK_MISMATCH: &str = "expolicy::check::pack_mismatch";
     pub const FACT_CONFLICT: &str = "expolicy::check::fact_conflict";
-    pub const TOO_DEEP: &str = "expolicy::check::too_deep";
     pub const UNUSED_DEFINITION: &str = "expolicy::check::unused_definition";
     pub const UNUSED_FACT: &str = "expolicy::check::unused_fact";
     pub const NEVER_HOLDS: &str = "expolicy::check::never_holds";
     pub const ALWAYS_HOLDS: &str = "expolicy::check::always_holds";
+    /// Every code above, for tests that check each one is exercised.
+    pub const ALL: &[&str] = &[UNKNOWN_NAME, UNKNOWN_FIELD, UNDECLARED_FACT, UNKNOWN_FUNCTION, UNKNOWN_TYPE, UNKNOWN_PREDICATE, UNKNOWN_SEVERITY, TYPE_MISMATCH, WRONG_ARGUMENTS, DUPLICATE_DEFINITION, DUPLICATE_RULE, DUPLICATE_CLAUSE, DUPLICATE_FIELD, MISSING_REQUIRE, RECURSIVE_DEFINITION, NOT_CONSTANT, PACK_MISMATCH, FACT_CONFLICT, UNUSED_DEFINITION, UNUSED_FACT, NEVER_HOLDS, ALWAYS_HOLDS];
 }
 
 /// Names that the language provides; a fact path may not start with one.
 const BUILTIN_NAMES: [&str; 2] = ["services", "host"];
-/// How deeply definitions may refer to definitions while being checked.
-const MAX_DEFINITION_DEPTH: usize = 128;
 
 /// The files of one pack, parsed.
 #[derive(Debug)]
@@ -62,7 +62,6 @@ pub fn check(packs: &[ParsedPack], sources: &SourceMap) -> (Option<Program>, Vec
         service_ids: HashMap::new(),
         pack_scope: PackScope::default(),
         body: BodyScope::default(),
-        definition_depth: 0,
     };
     let mut pack_names: HashMap<String, Span> = HashMap::new();
     for pack in packs {
@@ -97,6 +96,8 @@ struct PackScope<'a> {
     facts: Vec<u32>,
     fact_used: HashMap<u32, bool>,
     lets: HashMap<String, LetEntry<'a>>,
+    /// Inputs by name: the global holding each, its type, and whether a body read it.
+    inputs: HashMap<String, (u32, Type, Span, bool)>,
 }
 
 struct LetEntry<'a> {
@@ -141,7 +142,6 @@ struct Checker<'a> {
     service_ids: HashMap<String, u32>,
     pack_scope: PackScope<'a>,
     body: BodyScope,
-    definition_depth: usize,
 }
 
 type Checked = (Node, Type);
@@ -179,6 +179,7 @@ impl<'a> Checker<'a> {
                     .label(first.pack.name.span, "the pack of the directory")
                     .help("every file of a pack directory starts with the same `pack` name"),
                 );
+                continue;
             }
             if let Some(d) = &file.pack.description {
                 match description {
@@ -210,6 +211,7 @@ impl<'a> Checker<'a> {
         for item in &items {
             match item {
                 ast::Item::Fact(fact) => self.declare_fact(fact),
+                ast::Item::Input(decl) => self.declare_input(decl),
                 ast::Item::Let(decl) => self.declare_let(decl),
                 ast::Item::Rule(_) => {}
             }
@@ -225,9 +227,7 @@ impl<'a> Checker<'a> {
             names.sort_by_key(|(_, span)| (span.file, span.start));
             names.into_iter().map(|(n, _)| n.clone()).collect()
         };
-        for name in &names {
-            self.resolve_let(name, None);
-        }
+        self.check_definitions_in_order(&names);
         let mut rule_ids: HashMap<&str, Span> = HashMap::new();
         for item in &items {
             if let ast::Item::Rule(rule) = item {
@@ -340,6 +340,70 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn declare_input(&mut self, decl: &'a ast::InputDecl) {
+        let name = &decl.name.node;
+        if BUILTIN_NAMES.contains(&name.as_str()) || builtins::lookup(name).is_some() {
+            self.error(
+                Diag::error(
+                    codes::DUPLICATE_DEFINITION,
+                    format!("`{name}` is a built-in name"),
+                )
+                .label(decl.name.span, "cannot be redefined")
+                .help("choose another name"),
+            );
+            return;
+        }
+        if let Some((_, _, earlier, _)) = self.pack_scope.inputs.get(name) {
+            let earlier = *earlier;
+            self.error(
+                Diag::error(
+                    codes::DUPLICATE_DEFINITION,
+                    format!("input `{name}` is declared twice"),
+                )
+                .label(decl.name.span, "second declaration")
+                .label(earlier, "first declaration")
+                .help("declare each input once per pack"),
+            );
+            return;
+        }
+        let ty = self.fact_type(&decl.ty);
+        self.body = BodyScope {
+            constant_only: true,
+            ..BodyScope::default()
+        };
+        let (n, t) = self.expr(&decl.default);
+        if !t.fits(&ty) {
+            self.error(mismatch(
+                decl.default.span,
+                &ty,
+                &t,
+                "the default of this input",
+            ));
+        }
+        let global = u32::try_from(self.program.globals.len()).unwrap_or(u32::MAX);
+        self.program.globals.push(GlobalDef {
+            name: name.clone(),
+            body: Body {
+                node: n,
+                slots: self.body.max_slots,
+            },
+            span: decl.name.span,
+        });
+        self.body = BodyScope::default();
+        self.program.inputs.push(InputDef {
+            pack: self.pack_scope.index,
+            name: name.clone(),
+            qualified: format!("{}.{name}", self.pack_scope.name),
+            ty: ty.clone(),
+            global,
+            span: decl.name.span,
+            default_span: decl.default.span,
+        });
+        self.pack_scope
+            .inputs
+            .insert(name.clone(), (global, ty, decl.name.span, false));
+    }
+
     fn declare_let(&mut self, decl: &'a ast::LetDecl) {
         let name = &decl.name.node;
         if BUILTIN_NAMES.contains(&name.as_str()) || builtins::lookup(name).is_some() {
@@ -350,6 +414,19 @@ impl<'a> Checker<'a> {
                 )
                 .label(decl.name.span, "cannot be redefined")
                 .help("choose another name"),
+            );
+            return;
+        }
+        if let Some((_, _, earlier, _)) = self.pack_scope.inputs.get(name) {
+            let earlier = *earlier;
+            self.error(
+                Diag::error(
+                    codes::DUPLICATE_DEFINITION,
+                    format!("`{name}` is already an input"),
+                )
+                .label(decl.name.span, "defined here")
+                .label(earlier, "declared as an input here")
+                .help("names are shared by every file of a pack; rename one of them"),
             );
             return;
         }
@@ -398,24 +475,9 @@ impl<'a> Checker<'a> {
             }
             state => return Some(state),
         }
-        if self.definition_depth >= MAX_DEFINITION_DEPTH {
-            let at = used_at.unwrap_or(decl.name.span);
-            self.error(
-                Diag::error(
-                    codes::TOO_DEEP,
-                    format!(
-                        "definitions refer to definitions more than {MAX_DEFINITION_DEPTH} deep"
-                    ),
-                )
-                .label(at, "too deep here")
-                .help("flatten the chain of definitions"),
-            );
-            return Some(LetState::Failed);
-        }
         if let Some(e) = self.pack_scope.lets.get_mut(name) {
             e.state = LetState::InProgress;
         }
-        self.definition_depth += 1;
         let saved = std::mem::take(&mut self.body);
         let state = match &decl.params {
             None => {
@@ -472,7 +534,6 @@ impl<'a> Checker<'a> {
             }
         };
         self.body = saved;
-        self.definition_depth -= 1;
         if let Some(e) = self.pack_scope.lets.get_mut(name) {
             if !matches!(e.state, LetState::Failed) {
                 e.state = state.clone();
@@ -480,6 +541,52 @@ impl<'a> Checker<'a> {
             return Some(e.state.clone());
         }
         Some(state)
+    }
+
+    /// Checks every definition after those it uses, and reports cycles among them.
+    fn check_definitions_in_order(&mut self, names: &[String]) {
+        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        let edges: Vec<Vec<(usize, Span)>> = names
+            .iter()
+            .map(|name| {
+                let decl = self.pack_scope.lets[name].decl;
+                let params: Vec<&str> = decl.params.iter().flatten().map(|p| p.name.node.as_str()).collect();
+                order::references(&decl.body, &params)
+                    .into_iter()
+                    .filter_map(|(n, span)| index.get(n.as_str()).map(|&i| (i, span)))
+                    .collect()
+            })
+            .collect();
+        let (sorted, cycles) = order::dependency_order(&edges);
+        for cycle in cycles {
+            let first = &names[cycle.members[0]];
+            let chain: Vec<String> = cycle
+                .members
+                .iter()
+                .chain(std::iter::once(&cycle.members[0]))
+                .map(|&m| format!("`{}`", names[m]))
+                .collect();
+            let defined = self.pack_scope.lets[first].decl.name.span;
+            let message = if cycle.members.len() == 1 {
+                format!("`{first}` refers to itself")
+            } else {
+                format!("definitions refer to each other in a cycle: {}", chain.join(" → "))
+            };
+            self.error(
+                Diag::error(codes::RECURSIVE_DEFINITION, message)
+                    .label(cycle.closing_use, "refers back here")
+                    .label(defined, "defined here")
+                    .help("definitions cannot be recursive; quantifiers and comprehensions cover lists"),
+            );
+            for &m in &cycle.members {
+                if let Some(entry) = self.pack_scope.lets.get_mut(&names[m]) {
+                    entry.state = LetState::Failed;
+                }
+            }
+        }
+        for i in sorted {
+            self.resolve_let(&names[i], None);
+        }
     }
 
     fn report_unused(&mut self) {
@@ -490,6 +597,13 @@ impl<'a> Checker<'a> {
             .filter(|(_, e)| !e.used)
             .map(|(n, e)| (e.decl.name.span, n.clone()))
             .collect();
+        unused.extend(
+            self.pack_scope
+                .inputs
+                .iter()
+                .filter(|(_, e)| !e.3)
+                .map(|(n, e)| (e.2, n.clone())),
+        );
         unused.sort_by_key(|(s, _)| (s.file, s.start));
         for (span, name) in unused {
             self.error(
@@ -770,6 +884,7 @@ impl<'a> Checker<'a> {
     fn is_bound(&self, name: &str) -> bool {
         self.local(name).is_some()
             || self.pack_scope.lets.contains_key(name)
+            || self.pack_scope.inputs.contains_key(name)
             || BUILTIN_NAMES.contains(&name)
     }
 
@@ -985,6 +1100,13 @@ impl<'a> Checker<'a> {
         if let Some((slot, ty)) = self.local(name) {
             return (node(NodeKind::Local(slot), span), ty);
         }
+        if let Some(entry) = self.pack_scope.inputs.get_mut(name) {
+            if self.body.constant_only {
+                return self.not_constant(span, "an input");
+            }
+            entry.3 = true;
+            return (node(NodeKind::Global(entry.0), span), entry.1.clone());
+        }
         if self.pack_scope.lets.contains_key(name) {
             if self.body.constant_only {
                 return self.not_constant(span, "a definition");
@@ -1173,7 +1295,9 @@ impl<'a> Checker<'a> {
     }
 
     fn is_bound_locally(&self, name: &str) -> bool {
-        self.local(name).is_some() || self.pack_scope.lets.contains_key(name)
+        self.local(name).is_some()
+            || self.pack_scope.lets.contains_key(name)
+            || self.pack_scope.inputs.contains_key(name)
     }
 
     fn apply_field(&mut self, (base, ty): Checked, field: &ast::Ident, span: Span) -> Checked {
@@ -1382,12 +1506,17 @@ impl<'a> Checker<'a> {
                 (node(kind, span), Type::Bool)
             }
             B::DependsOn | B::DependsDirectlyOn | B::StartsBefore => {
-                let l = self.service_operand(l, &lt, lhs.span, sym);
-                let r = self.service_operand(r, &rt, rhs.span, sym);
-                let (service, on) = if op.node == B::StartsBefore {
-                    (r, l)
+                // The depending service must exist; what it depends on may be a bare name
+                // that no record defines (a dangling dependency still counts).
+                let ((service, st, ss), (on, ot, os)) = if op.node == B::StartsBefore {
+                    ((r, rt, rhs.span), (l, lt, lhs.span))
                 } else {
-                    (l, r)
+                    ((l, lt, lhs.span), (r, rt, rhs.span))
+                };
+                let service = self.service_operand(service, &st, ss, sym);
+                let on = match ot {
+                    Type::Str => on,
+                    _ => self.service_operand(on, &ot, os, sym),
                 };
                 let kind = NodeKind::DependsOn {
                     service: bx(service),

@@ -1,27 +1,47 @@
 //! `expolicy eval`: evaluate policies against snapshots and report.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{Terminal, exit, write_output};
+use super::{Terminal, exit};
 use crate::check::ir::Severity;
-use crate::diag::Diag;
 use crate::eval::Evaluator;
+use crate::fleet;
 use crate::report::{self, FailOn, SnapshotReport};
 use crate::select::Selection;
-use crate::snapshot;
+use crate::snapshot::LoadedSnapshot;
 use crate::source::SourceMap;
+use crate::waivers::{Now, Waivers};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Policy files or pack directories.
     #[arg(required = true, value_name = "POLICY")]
     pub policies: Vec<PathBuf>,
-    /// A host snapshot (JSON); repeat for several; `-` reads standard input.
+    /// A host snapshot (JSON), a glob such as 'hosts/*.json', or an NDJSON stream (`.ndjson`,
+    /// one snapshot per line); repeat for several; `-` reads standard input.
     #[arg(short = 's', long = "snapshot", value_name = "FILE", required = true)]
     pub snapshots: Vec<String>,
+    /// Read every snapshot source as NDJSON, one snapshot per line (`-s -` then streams stdin).
+    #[arg(long)]
+    pub ndjson: bool,
+    /// Snapshots evaluated at once (default: one per available core).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Set an input a pack declares: `name=value` (every pack declaring it) or
+    /// `pack.name=value` (repeatable; wins over `--inputs`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Read inputs from a JSON, YAML or TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub inputs: Option<PathBuf>,
+    /// Waivers file (YAML or TOML): accepted exceptions with a reason and an expiry date.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// The date waivers are judged against, YYYY-MM-DD (default: today by the system clock, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub now: Option<String>,
     /// Report format.
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -40,12 +60,37 @@ pub struct EvalArgs {
     /// Only rules that name this control (repeatable).
     #[arg(long = "control", value_name = "ID")]
     pub controls: Vec<String>,
+    /// Attach the evidence to each result: every fact and service field the rule read, with
+    /// its JSON pointer and line and column in the snapshot (slower: rules share no work).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// JUnit XML, for Jenkins and GitLab.
+    Junit,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+    /// A Markdown summary, for `$GITHUB_STEP_SUMMARY`.
+    Markdown,
+}
+
+impl From<Format> for fleet::Format {
+    fn from(f: Format) -> fleet::Format {
+        match f {
+            Format::Human => fleet::Format::Human,
+            Format::Json => fleet::Format::Json,
+            Format::Sarif => fleet::Format::Sarif,
+            Format::Junit => fleet::Format::Junit,
+            Format::Github => fleet::Format::Github,
+            Format::Markdown => fleet::Format::Markdown,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,7 +116,7 @@ pub fn run(args: EvalArgs, terminal: &Terminal) -> i32 {
     let mut sources = SourceMap::new();
     let loaded = crate::policy::load(&args.policies, &mut sources);
     terminal.report(&loaded.diags, &sources);
-    let Some(program) = loaded.program else {
+    let Some(mut program) = loaded.program else {
         return exit::BAD_INPUT;
     };
     let selection = Selection {
@@ -87,93 +132,103 @@ pub fn run(args: EvalArgs, terminal: &Terminal) -> i32 {
         }
     };
 
-    let mut reports = Vec::new();
-    let mut snapshot_errors = Vec::new();
-    let mut stdin_used = false;
-    for name in &args.snapshots {
-        let (source, bytes) = match read_snapshot(name, &mut stdin_used) {
-            Ok(v) => v,
-            Err(d) => {
-                snapshot_errors.push(d);
-                continue;
-            }
-        };
-        match snapshot::load(&source, &bytes) {
-            Ok(loaded) => {
-                let results = Evaluator::new(&program, &loaded).evaluate(&selected);
-                reports.push(SnapshotReport::new(
-                    source,
-                    loaded.snapshot.host.name.clone(),
-                    results,
-                ));
-            }
-            Err((err, text)) => snapshot_errors.push(err.into_diag(&source, text, &mut sources)),
+    let mut run_info = report::RunInfo::default();
+    match crate::inputs::apply(&mut program, &args.sets, args.inputs.as_deref(), &mut sources) {
+        Ok(inputs) => run_info.inputs = inputs,
+        Err(diags) => {
+            terminal.report(&diags, &sources);
+            return exit::BAD_INPUT;
         }
     }
-
-    let text = match args.format {
-        Format::Human => {
-            report::human::render(&program, &sources, &reports, terminal.stdout_options())
+    let now = match Now::resolve(args.now.as_deref()) {
+        Ok(now) => now,
+        Err(d) => {
+            terminal.report(&[d], &sources);
+            return exit::BAD_INPUT;
         }
-        Format::Json => report::json::render(&program, &sources, &reports),
     };
-    if let Err(d) = write_output(args.output.as_ref(), &text) {
-        snapshot_errors.push(d);
+    let waivers = match &args.waivers {
+        None => None,
+        Some(path) => match Waivers::load(path, now, &mut sources) {
+            Ok((waivers, warnings)) => {
+                terminal.report(&warnings, &sources);
+                run_info.now = Some(now);
+                Some(waivers)
+            }
+            Err(diags) => {
+                terminal.report(&diags, &sources);
+                return exit::BAD_INPUT;
+            }
+        },
+    };
+
+    let (snapshot_sources, expand_errors) = fleet::expand(&args.snapshots, args.ndjson);
+    terminal.report(&expand_errors, &sources);
+    let mut problems = expand_errors.len();
+    let mut writer = match fleet::ReportWriter::open(
+        &program,
+        &selected,
+        args.format.into(),
+        terminal.stdout_options(),
+        args.output.as_deref(),
+        run_info,
+        args.fail_on.into(),
+    ) {
+        Ok(w) => w,
+        Err(d) => {
+            terminal.report(&[d], &sources);
+            return exit::BAD_INPUT;
+        }
+    };
+    let program = &program;
+    let evaluate = |loaded: &LoadedSnapshot| -> SnapshotReport {
+        let results = if args.explain {
+            // A fresh evaluator per rule, so that definitions another rule computed
+            // first still show their reads.
+            selected
+                .iter()
+                .map(|&r| {
+                    let mut evaluator = Evaluator::new(program, loaded);
+                    evaluator.trace = Some(Vec::new());
+                    evaluator.evaluate_rule(r)
+                })
+                .collect()
+        } else {
+            Evaluator::new(program, loaded).evaluate(&selected)
+        };
+        let mut report = SnapshotReport::new(
+            loaded.source.clone(),
+            loaded.snapshot.host.name.clone(),
+            results,
+        );
+        if let Some(w) = &waivers {
+            report.waived = w.apply(program, &report.host, &report.results);
+        }
+        report
+    };
+    let options = fleet::Options::new(args.jobs.map(usize::from));
+    fleet::for_each_host(&snapshot_sources, options, &evaluate, |outcome| {
+        match outcome.into_diag(&mut sources) {
+            Ok(report) => writer.host(&sources, &report),
+            Err(d) => {
+                problems += 1;
+                terminal.report(&[d], &sources);
+            }
+        }
+    });
+    let failed = writer.failed();
+    if let Err(d) = writer.finish(problems, waivers.as_ref(), &sources) {
+        terminal.report(&[d], &sources);
+        problems += 1;
     }
-    terminal.report(&snapshot_errors, &sources);
-    if !snapshot_errors.is_empty() {
-        return exit::BAD_INPUT;
+    if let Some(w) = &waivers {
+        terminal.report(&w.unused(), &sources);
     }
-    if report::any_failure(&program, &reports, args.fail_on.into()) {
+    if problems > 0 {
+        exit::BAD_INPUT
+    } else if failed {
         exit::FINDINGS
     } else {
         exit::OK
     }
-}
-
-/// The bytes of a snapshot argument and the name to report it under.
-fn read_snapshot(name: &str, stdin_used: &mut bool) -> Result<(String, Vec<u8>), Diag> {
-    if name == "-" {
-        if *stdin_used {
-            return Err(Diag::error(
-                "expolicy::usage::stdin_twice",
-                "standard input (`-`) is given twice",
-            )
-            .help("standard input can be read once; save one of the snapshots to a file"));
-        }
-        *stdin_used = true;
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-            Diag::error(
-                snapshot::codes::UNREADABLE,
-                format!("cannot read standard input: {e}"),
-            )
-        })?;
-        return Ok(("<stdin>".to_string(), bytes));
-    }
-    let meta = std::fs::metadata(name).map_err(|e| {
-        Diag::error(
-            snapshot::codes::UNREADABLE,
-            format!("cannot read snapshot {name}: {e}"),
-        )
-        .help("check the path; `-` reads a snapshot from standard input")
-    })?;
-    if meta.len() > snapshot::MAX_SNAPSHOT_BYTES as u64 {
-        return Err(Diag::error(
-            snapshot::codes::TOO_LARGE,
-            format!(
-                "snapshot {name} is {} bytes; the limit is {}",
-                meta.len(),
-                snapshot::MAX_SNAPSHOT_BYTES
-            ),
-        )
-        .help("one snapshot describes one host; stream many hosts as NDJSON instead"));
-    }
-    let bytes = std::fs::read(name).map_err(|e| {
-        Diag::error(
-            snapshot::codes::UNREADABLE,
-            format!("cannot read snapshot {name}: {e}"),
-        )
-    })?;
-    Ok((name.to_string(), bytes))
 }

@@ -2,6 +2,12 @@
 
 mod check;
 mod eval;
+mod graph;
+mod import;
+mod schema;
+mod explain;
+mod fmt;
+mod test;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -16,6 +22,8 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const FINDINGS: i32 = 1;
     pub const BAD_INPUT: i32 = 2;
+    /// A bug in expolicy (the same status as a Rust panic), never a verdict on the inputs.
+    pub const INTERNAL: i32 = 101;
 }
 
 #[derive(Debug, Parser)]
@@ -38,6 +46,18 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Parse and statically check policies without a snapshot.
     Check(check::CheckArgs),
+    /// Turn Windows output (sc, wmic, PowerShell JSON/CSV, .reg exports) into a snapshot.
+    Import(import::ImportArgs),
+    /// Print the JSON Schema of snapshot v1.
+    Schema(schema::SchemaArgs),
+    /// Draw the service dependency graph of a snapshot (DOT or Mermaid).
+    Graph(graph::GraphArgs),
+    /// Rewrite policy files in the canonical style (`--check` for CI).
+    Fmt(fmt::FmtArgs),
+    /// Run a pack's own test cases and report rule coverage.
+    Test(test::TestArgs),
+    /// Explain why one rule came out as it did on one snapshot.
+    Explain(explain::ExplainArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,8 +115,26 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
+/// Stack for the thread that does the work: generous, so that the depth limits of parsing,
+/// checking and evaluation, not the platform's default stack, decide what is too deep.
+const WORKER_STACK: usize = 64 * 1024 * 1024;
+
 /// Runs the command line and returns the exit status.
 pub fn main() -> i32 {
+    let worker = std::thread::Builder::new()
+        .name("expolicy".to_string())
+        .stack_size(WORKER_STACK)
+        .spawn(run);
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(status)) => status,
+        _ => {
+            eprintln!("expolicy: internal error; please report it with the inputs that caused it");
+            exit::INTERNAL
+        }
+    }
+}
+
+fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -112,6 +150,12 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Eval(args) => eval::run(args, &terminal),
         Command::Check(args) => check::run(args, &terminal),
+        Command::Import(args) => import::run(args, &terminal),
+        Command::Schema(args) => schema::run(args, &terminal),
+        Command::Graph(args) => graph::run(args, &terminal),
+        Command::Fmt(args) => fmt::run(args, &terminal),
+        Command::Test(args) => test::run(args, &terminal),
+        Command::Explain(args) => explain::run(args, &terminal),
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Read {
     pub value: String,
     /// The policy expression that read it.
     pub span: Span,
+    /// Where the value is in the snapshot text (1-based), when it is there (a defaulted fact
+    /// is not).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
 }
 
 pub struct Evaluator<'a> {
@@ -46,6 +50,16 @@ pub struct Evaluator<'a> {
     graph: graph::Graph,
     /// Every read, when explaining.
     pub trace: Option<Vec<Read>>,
+    /// Every expression evaluated and its value, when explaining.
+    pub explain: Option<Vec<Step>>,
+}
+
+/// One expression that evaluation computed, for `explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub span: Span,
+    /// The value as messages show it, or why it could not be decided.
+    pub value: Result<String, String>,
 }
 
 fn undecided<'a>(kind: UndecidedKind, span: Span) -> Eval<'a> {
@@ -81,6 +95,7 @@ impl<'a> Evaluator<'a> {
             steps: 0,
             graph: graph::Graph::new(snapshot),
             trace: None,
+            explain: None,
         }
     }
 
@@ -89,13 +104,31 @@ impl<'a> Evaluator<'a> {
         rules.iter().map(|&r| self.evaluate_rule(r)).collect()
     }
 
+    /// Evaluates one rule; when tracing, its reads become the result's evidence.
     pub fn evaluate_rule(&mut self, index: u32) -> RuleResult {
+        let mut result = self.evaluate_rule_untraced(index);
+        if let Some(trace) = &mut self.trace {
+            // Each value once, where it was first read.
+            let mut seen = std::collections::HashSet::new();
+            result.evidence = std::mem::take(trace)
+                .into_iter()
+                .filter(|r| seen.insert(r.pointer.clone()))
+                .collect();
+        }
+        result
+    }
+
+    fn evaluate_rule_untraced(&mut self, index: u32) -> RuleResult {
         let rule = &self.program.rules[index as usize];
         self.steps = 0;
         self.locals.clear();
         self.frame = 0;
         self.locals.resize(rule.slots as usize, Value::Bool(false));
         let notes = self.notes(rule);
+        // Facts read to settle defaults for the notes are not evidence.
+        if let Some(trace) = &mut self.trace {
+            trace.clear();
+        }
         let result = |outcome, message, span, requirements, undecided| RuleResult {
             rule: index,
             outcome,
@@ -104,6 +137,7 @@ impl<'a> Evaluator<'a> {
             requirements,
             undecided,
             notes: notes.clone(),
+            evidence: Vec::new(),
         };
         if let Some(when) = &rule.when {
             match self.eval(&when.node).map(|v| v.as_bool()) {
@@ -230,12 +264,15 @@ impl<'a> Evaluator<'a> {
         if self.trace.is_some() {
             let (path, pointer) = path();
             let shown = self.display(value);
+            let at = self.snapshot.line_col(&pointer);
             if let Some(trace) = &mut self.trace {
                 trace.push(Read {
                     path,
                     pointer,
                     value: shown,
                     span,
+                    line: at.map(|(l, _)| l),
+                    column: at.map(|(_, c)| c),
                 });
             }
         }
@@ -264,7 +301,20 @@ impl<'a> Evaluator<'a> {
         self.depth += 1;
         let result = self.eval_inner(node);
         self.depth -= 1;
+        if self.explain.is_some() {
+            self.record_step(node.span, &result);
+        }
         result
+    }
+
+    fn record_step(&mut self, span: Span, result: &Eval<'a>) {
+        let value = match result {
+            Ok(v) => Ok(self.display(v)),
+            Err(u) => Err(u.describe()),
+        };
+        if let Some(steps) = &mut self.explain {
+            steps.push(Step { span, value });
+        }
     }
 
     fn eval_bool(&mut self, node: &'a Node) -> Result<bool, Box<Undecided>> {

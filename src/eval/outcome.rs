@@ -124,6 +124,8 @@ pub struct RuleResult {
     pub undecided: Option<Undecided>,
     /// Assumptions the evaluation made, such as a fact's declared default.
     pub notes: Vec<String>,
+    /// Every fact and service field the rule read, when the evaluator was tracing.
+    pub evidence: Vec<super::Read>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::SnapshotReport;
 use crate::check::ir::{Program, Severity};
 use crate::diag::{self, Diag, RenderOptions};
-use crate::eval::{Outcome, RuleResult};
+use crate::eval::{Outcome, RuleResult, UndecidedKind};
 use crate::source::SourceMap;
 
 pub fn render(
@@ -19,8 +19,8 @@ pub fn render(
     for report in reports {
         let _ = writeln!(out, "── {} ({}) ──", report.host, report.source);
         let mut shown = 0;
-        for result in &report.results {
-            if matches!(result.outcome, Outcome::Fail | Outcome::Error) {
+        for (i, result) in report.results.iter().enumerate() {
+            if matches!(result.outcome, Outcome::Fail | Outcome::Error) && report.waiver(i).is_none() {
                 out.push('\n');
                 out.push_str(&diag::render(&finding(program, result), sources, options));
                 shown += 1;
@@ -38,10 +38,28 @@ pub fn render(
                 );
             }
         }
+        for (i, result) in report.results.iter().enumerate() {
+            if let Some(w) = report.waiver(i) {
+                let _ = writeln!(
+                    out,
+                    "waived: {} ({}) until {}: {}{}{}",
+                    program.rules[result.rule as usize].id,
+                    result.outcome.as_str(),
+                    w.expires,
+                    w.reason,
+                    w.ticket.as_ref().map(|t| format!(" [ticket {t}]")).unwrap_or_default(),
+                    w.approver.as_ref().map(|a| format!(" [approved by {a}]")).unwrap_or_default(),
+                );
+            }
+        }
         let s = report.summary;
+        let waived = match report.waived_count() {
+            0 => String::new(),
+            n => format!(", {n} waived"),
+        };
         let _ = writeln!(
             out,
-            "{}: {} passed, {} failed, {} not applicable, {} undecided",
+            "{}: {} passed, {} failed, {} not applicable, {} undecided{waived}",
             report.host, s.pass, s.fail, s.not_applicable, s.error
         );
         out.push('\n');
@@ -88,7 +106,11 @@ pub fn finding(program: &Program, result: &RuleResult) -> Diag {
     }
     let mut help = Vec::new();
     if let Some(u) = &result.undecided {
-        if let Some(pointer) = u.pointer() {
+        if let (UndecidedKind::WrongType { expected, .. }, Some(pointer)) = (&u.kind, u.pointer()) {
+            help.push(format!(
+                "the value at {pointer} must be {expected}; fix the collector or the fact's declared type"
+            ));
+        } else if let Some(pointer) = u.pointer() {
             help.push(format!(
                 "the snapshot needs a value at {pointer}; missing data is never a pass"
             ));
@@ -109,6 +131,9 @@ pub fn finding(program: &Program, result: &RuleResult) -> Diag {
     }
     if !help.is_empty() {
         d = d.help(help.join("\n"));
+    }
+    if !result.evidence.is_empty() {
+        d = d.with_related(crate::explain::evidence_summary(&result.evidence));
     }
     d
 }

@@ -6,14 +6,20 @@ use serde::{Deserialize, Serialize};
 
 pub const FORMAT_V1: &str = "expolicy-snapshot/1";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(
+    title = "expolicy host snapshot, version 1",
+    description = "One Windows host at one moment: its services and free-form facts."
+)]
 pub struct Snapshot {
+    #[schemars(extend("const" = "expolicy-snapshot/1"))]
     pub format: String,
     pub host: Host,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collected_at: Option<String>,
     pub services: Vec<Service>,
     #[serde(default = "empty_facts")]
+    #[schemars(extend("type" = "object"))]
     pub facts: serde_json::Value,
 }
 
@@ -21,7 +27,7 @@ fn empty_facts() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Host {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,7 +36,7 @@ pub struct Host {
     pub domain: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Service {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,10 +49,13 @@ pub struct Service {
     pub account: Option<String>,
     /// `None` means the collector did not say: not the same as "no dependencies".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        description = "SCM names of the services this one depends on directly. Absent means the collector did not say, which is not the same as no dependencies."
+    )]
     pub depends_on: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {
     Running,
@@ -88,7 +97,7 @@ impl fmt::Display for ServiceState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StartType {
     Boot,

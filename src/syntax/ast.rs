@@ -20,6 +20,7 @@ pub struct PackDecl {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Fact(FactDecl),
+    Input(InputDecl),
     Let(LetDecl),
     Rule(RuleDecl),
 }
@@ -28,6 +29,7 @@ impl Item {
     pub fn span(&self) -> Span {
         match self {
             Item::Fact(f) => f.span,
+            Item::Input(i) => i.span,
             Item::Let(l) => l.span,
             Item::Rule(r) => r.span,
         }
@@ -40,6 +42,15 @@ pub struct FactDecl {
     pub path: Spanned<Vec<String>>,
     pub ty: TypeExpr,
     pub default: Option<Expr>,
+    pub span: Span,
+}
+
+/// `input expect_ipsec: bool = false`: a site choice set with `--set` or `--inputs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Expr,
     pub span: Span,
 }
 

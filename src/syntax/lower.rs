@@ -100,9 +100,30 @@ struct Lowerer<'t> {
 }
 
 impl<'t> Lowerer<'t> {
+    /// The pair's span without the whitespace and comments pest skipped at its end (pest keeps
+    /// them when a trailing `x*` or `x?` matched nothing).
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.base + s.start(), self.base + s.end())
+        let (start, end) = (s.start(), s.end());
+        let last_child_end = pair.clone().into_inner().last().map_or(start, |p| p.as_span().end());
+        let text = s.get_input().as_bytes();
+        let mut i = last_child_end.max(start);
+        let mut content_end = i;
+        while i < end {
+            match text[i] {
+                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                b'#' => {
+                    while i < end && text[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                _ => {
+                    i += 1;
+                    content_end = i;
+                }
+            }
+        }
+        Span::new(self.file, self.base + start, self.base + content_end)
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -117,6 +138,7 @@ impl<'t> Lowerer<'t> {
             let result = match child.as_rule() {
                 Rule::pack_decl => self.lower_pack(child).map(|p| pack = Some(p)),
                 Rule::fact_decl => self.lower_fact(child).map(|f| items.push(Item::Fact(f))),
+                Rule::input_decl => self.lower_input(child).map(|i| items.push(Item::Input(i))),
                 Rule::let_decl => self.lower_let(child).map(|l| items.push(Item::Let(l))),
                 Rule::rule_decl => match self.lower_rule(child) {
                     Ok(r) => {
@@ -170,6 +192,22 @@ impl<'t> Lowerer<'t> {
             path,
             ty,
             default: default.map(|(e, _)| e),
+            span,
+        })
+    }
+
+    fn lower_input(&self, pair: Pair<'_, Rule>) -> Result<InputDecl, Diag> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_input);
+        let name = self.ident(inner.next().ok_or_else(|| internal(self.file))?);
+        let ty = self.lower_type(inner.next().ok_or_else(|| internal(self.file))?)?;
+        let default = self
+            .lower_expr(inner.next().ok_or_else(|| internal(self.file))?)?
+            .0;
+        Ok(InputDecl {
+            name,
+            ty,
+            default,
             span,
         })
     }
@@ -282,6 +320,9 @@ impl<'t> Lowerer<'t> {
             .into_inner()
             .next()
             .ok_or_else(|| internal(self.file))?;
+        if inner.as_rule() == Rule::hole_string_inner {
+            return Ok(Spanned::new(inner.as_str().to_string(), span));
+        }
         let start = self.base + inner.as_span().start();
         let mut out = String::with_capacity(inner.as_str().len());
         let mut chars = inner.as_str().char_indices();
@@ -568,6 +609,9 @@ impl<'t> Lowerer<'t> {
                     self.lower_expr(parts.next().ok_or_else(|| internal(self.file))?)?;
                 let (body, bd) =
                     self.lower_expr(parts.next().ok_or_else(|| internal(self.file))?)?;
+                // The pair runs on over the whitespace after its body; end at the body.
+                let span = kind.span.to(body.span);
+                let expr = |kind| Expr { kind, span };
                 let kind = ExprKind::Quantifier {
                     kind,
                     var,
@@ -837,6 +881,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::pack_decl | Rule::kw_pack => "`pack`",
         Rule::fact_decl | Rule::kw_fact => "`fact`",
         Rule::let_decl | Rule::kw_let => "`let`",
+        Rule::input_decl | Rule::kw_input => "`input`",
         Rule::rule_decl | Rule::kw_rule => "`rule`",
         Rule::title_clause | Rule::kw_title => "`title`",
         Rule::severity_clause | Rule::kw_severity => "`severity`",
@@ -861,7 +906,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         | Rule::integer
         | Rule::op_not
         | Rule::op_neg => "an expression",
-        Rule::string | Rule::string_inner => "a string",
+        Rule::string | Rule::string_inner | Rule::hole_string_inner => "a string",
         Rule::string_list => "a list of strings",
         Rule::ident | Rule::named_type => "a name",
         Rule::rule_name => "a rule name",

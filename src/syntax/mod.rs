@@ -1,6 +1,7 @@
 //! Source text to typed AST. Only this module (and its children) knows about pest.
 
 pub mod ast;
+pub mod fmt;
 mod lower;
 
 use crate::diag::Diag;
@@ -24,7 +25,8 @@ pub mod codes {
     pub const BAD_TEMPLATE: &str = "expolicy::parse::bad_template";
     pub const INT_RANGE: &str = "expolicy::parse::integer_out_of_range";
     pub const CHAINED_OPERATOR: &str = "expolicy::parse::chained_operator";
-    pub const UNKNOWN_SEVERITY: &str = "expolicy::parse::unknown_severity";
+    /// Every code above, for tests that check each one is exercised.
+    pub const ALL: &[&str] = &[SYNTAX, TOO_DEEP, TOO_LARGE, INVALID_UTF8, BAD_ESCAPE, BAD_TEMPLATE, INT_RANGE, CHAINED_OPERATOR];
 }
 
 /// Refuses bracket nesting deeper than [`MAX_NESTING`] with a diagnostic at the bracket that

@@ -1,0 +1,670 @@
+//! Fleets: many snapshots from files, globs, standard input and NDJSON streams, evaluated in
+//! parallel with memory bounded by the work in flight, reported in input order.
+//!
+//! Snapshots are read in batches (a few per worker, and at most [`MAX_BATCH_BYTES`] of text);
+//! a batch is evaluated on up to `jobs` threads; its reports are handed to the caller in input
+//! order and dropped. Whatever the number of threads, the caller sees the same sequence, so
+//! reports are byte-identical. A line of a stream that is not a snapshot is reported (named
+//! `file:line`) without stopping the other hosts.
+
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::check::ir::Program;
+use crate::diag::Diag;
+use crate::eval::Summary;
+use crate::report::{self, FailOn, RunInfo, SnapshotReport};
+use crate::snapshot::{self, LoadedSnapshot, SnapshotError};
+use crate::source::SourceMap;
+
+pub mod codes {
+    pub const NO_MATCH: &str = "expolicy::fleet::no_match";
+    pub const BAD_GLOB: &str = "expolicy::fleet::bad_glob";
+    pub const STDIN_TWICE: &str = "expolicy::usage::stdin_twice";
+    pub const LINE_TOO_LONG: &str = "expolicy::fleet::line_too_long";
+    pub const UNWRITABLE: &str = "expolicy::io::unwritable";
+}
+
+/// Text read ahead of evaluation is capped at this many bytes per batch.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// Snapshots read ahead per worker thread.
+pub const BATCH_PER_JOB: usize = 4;
+
+/// Where snapshots come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// One snapshot in a file.
+    File(PathBuf),
+    /// One snapshot on standard input.
+    Stdin,
+    /// One snapshot per line, from a file or (`None`) standard input.
+    Stream(Option<PathBuf>),
+}
+
+impl Source {
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(p) | Source::Stream(Some(p)) => p.display().to_string(),
+            Source::Stdin | Source::Stream(None) => "<stdin>".to_string(),
+        }
+    }
+}
+
+/// Whether a path names an NDJSON stream by its extension.
+pub fn is_stream_path(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        Some("ndjson" | "jsonl")
+    )
+}
+
+/// Turns `--snapshot` arguments into sources: `-` is standard input, a pattern with `*`, `?`
+/// or `[` is a glob (expanded, sorted; no match is an error), a `.ndjson`/`.jsonl` file or any
+/// file with `--ndjson` is a stream.
+pub fn expand(args: &[String], ndjson: bool) -> (Vec<Source>, Vec<Diag>) {
+    let mut sources = Vec::new();
+    let mut diags = Vec::new();
+    let mut stdin_used = false;
+    for arg in args {
+        if arg == "-" {
+            if stdin_used {
+                diags.push(
+                    Diag::error(codes::STDIN_TWICE, "standard input (`-`) is given twice")
+                        .help("standard input can be read once; save one of the snapshots to a file"),
+                );
+                continue;
+            }
+            stdin_used = true;
+            sources.push(if ndjson { Source::Stream(None) } else { Source::Stdin });
+            continue;
+        }
+        let path = PathBuf::from(arg);
+        let is_pattern = arg.contains(['*', '?', '[']) && !path.exists();
+        if !is_pattern {
+            sources.push(classify(path, ndjson));
+            continue;
+        }
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: true,
+        };
+        match glob::glob_with(arg, options) {
+            Ok(paths) => {
+                let mut found: Vec<PathBuf> = paths
+                    .filter_map(Result::ok)
+                    .filter(|p| p.is_file())
+                    .collect();
+                found.sort();
+                if found.is_empty() {
+                    diags.push(
+                        Diag::error(codes::NO_MATCH, format!("no snapshot matches `{arg}`"))
+                            .help("check the pattern; quote it so that the shell does not expand it first"),
+                    );
+                }
+                sources.extend(found.into_iter().map(|p| classify(p, ndjson)));
+            }
+            Err(e) => diags.push(
+                Diag::error(codes::BAD_GLOB, format!("`{arg}` is not a valid pattern: {}", e.msg))
+                    .help("use `*`, `?`, `**` and `[abc]`; a literal `[` is written `[[]`"),
+            ),
+        }
+    }
+    (sources, diags)
+}
+
+fn classify(path: PathBuf, ndjson: bool) -> Source {
+    if ndjson || is_stream_path(&path) {
+        Source::Stream(Some(path))
+    } else {
+        Source::File(path)
+    }
+}
+
+/// One snapshot's text, read but not yet parsed.
+struct Item {
+    /// As reports name it: the file, or `file:line` for a line of a stream.
+    source: String,
+    bytes: Result<Vec<u8>, Diag>,
+}
+
+/// What became of one snapshot.
+#[derive(Debug)]
+pub enum HostOutcome {
+    Report(SnapshotReport),
+    /// The snapshot could not be parsed; the text is kept so the diagnostic can show it.
+    Invalid {
+        source: String,
+        error: SnapshotError,
+        text: Arc<str>,
+    },
+    /// The snapshot could not be read at all.
+    Unreadable(Diag),
+}
+
+impl HostOutcome {
+    /// The diagnostic for a snapshot that failed, registering its text for rendering.
+    pub fn into_diag(self, sources: &mut SourceMap) -> Result<SnapshotReport, Diag> {
+        match self {
+            HostOutcome::Report(r) => Ok(r),
+            HostOutcome::Invalid {
+                source,
+                error,
+                text,
+            } => Err(error.into_diag(&source, text, sources)),
+            HostOutcome::Unreadable(d) => Err(d),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+    /// Show a progress bar on stderr (only sensible when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Options {
+    /// `jobs` threads, or one per available core; a progress bar when stderr is a terminal.
+    pub fn new(jobs: Option<usize>) -> Options {
+        Options {
+            jobs: jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1),
+            progress: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Evaluates every snapshot of `sources` with `evaluate`, calling `on_host` for each in input
+/// order. At most one batch of snapshots is held at a time.
+pub fn for_each_host(
+    sources: &[Source],
+    options: Options,
+    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+    mut on_host: impl FnMut(HostOutcome),
+) {
+    let progress = options.progress.then(|| progress_bar(sources));
+    let batch_len = options.jobs.saturating_mul(BATCH_PER_JOB).max(1);
+    let mut reader = Reader::new(sources);
+    loop {
+        let mut batch = Vec::with_capacity(batch_len);
+        let mut bytes = 0;
+        while batch.len() < batch_len && bytes < MAX_BATCH_BYTES {
+            match reader.next() {
+                Some(item) => {
+                    bytes += item.bytes.as_ref().map_or(0, Vec::len);
+                    batch.push(item);
+                }
+                None => break,
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        for outcome in evaluate_batch(batch, options.jobs, evaluate) {
+            match &progress {
+                Some(bar) => {
+                    bar.suspend(|| on_host(outcome));
+                    bar.inc(1);
+                }
+                None => on_host(outcome),
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+}
+
+fn progress_bar(sources: &[Source]) -> indicatif::ProgressBar {
+    let streams = sources.iter().any(|s| matches!(s, Source::Stream(_)));
+    let bar = if streams {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::new(sources.len() as u64)
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let template = if streams {
+        "{spinner} {pos} hosts evaluated ({per_sec})"
+    } else {
+        "{bar:40} {pos}/{len} hosts ({eta} left)"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn evaluate_one(
+    item: Item,
+    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+) -> HostOutcome {
+    let bytes = match item.bytes {
+        Ok(b) => b,
+        Err(d) => return HostOutcome::Unreadable(d),
+    };
+    match snapshot::load(&item.source, &bytes) {
+        Ok(loaded) => {
+            drop(bytes);
+            HostOutcome::Report(evaluate(&loaded))
+        }
+        Err((error, text)) => HostOutcome::Invalid {
+            source: item.source,
+            error,
+            text,
+        },
+    }
+}
+
+/// Evaluates a batch on up to `jobs` threads; the outcomes come back in the batch's order.
+fn evaluate_batch(
+    batch: Vec<Item>,
+    jobs: usize,
+    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+) -> Vec<HostOutcome> {
+    let n = batch.len();
+    let threads = jobs.min(n);
+    if threads <= 1 {
+        return batch.into_iter().map(|i| evaluate_one(i, evaluate)).collect();
+    }
+    let mut groups: Vec<Vec<(usize, Item)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, item) in batch.into_iter().enumerate() {
+        groups[i % threads].push((i, item));
+    }
+    let mut slots: Vec<Option<HostOutcome>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| {
+                scope.spawn(move || {
+                    group
+                        .into_iter()
+                        .map(|(i, item)| (i, evaluate_one(item, evaluate)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            match handle.join() {
+                Ok(done) => {
+                    for (i, outcome) in done {
+                        slots[i] = Some(outcome);
+                    }
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+/// Reads items from the sources one at a time.
+struct Reader<'s> {
+    sources: std::slice::Iter<'s, Source>,
+    stream: Option<Stream>,
+}
+
+struct Stream {
+    name: String,
+    reader: Box<dyn BufRead>,
+    line: usize,
+}
+
+impl<'s> Reader<'s> {
+    fn new(sources: &'s [Source]) -> Reader<'s> {
+        Reader {
+            sources: sources.iter(),
+            stream: None,
+        }
+    }
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(stream) = &mut self.stream {
+                match stream.next_line() {
+                    Some(item) => return Some(item),
+                    None => self.stream = None,
+                }
+            }
+            let source = self.sources.next()?;
+            match source {
+                Source::File(path) => {
+                    let name = path.display().to_string();
+                    return Some(Item {
+                        bytes: read_file(&name, path),
+                        source: name,
+                    });
+                }
+                Source::Stdin => {
+                    let mut bytes = Vec::new();
+                    let read = std::io::stdin()
+                        .lock()
+                        .take(snapshot::MAX_SNAPSHOT_BYTES as u64 + 1)
+                        .read_to_end(&mut bytes);
+                    return Some(Item {
+                        source: "<stdin>".to_string(),
+                        bytes: match read {
+                            Ok(_) => Ok(bytes),
+                            Err(e) => Err(Diag::error(
+                                snapshot::codes::UNREADABLE,
+                                format!("cannot read standard input: {e}"),
+                            )),
+                        },
+                    });
+                }
+                Source::Stream(path) => {
+                    let name = source.name();
+                    let reader: Box<dyn BufRead> = match path {
+                        None => Box::new(BufReader::new(std::io::stdin())),
+                        Some(p) => match std::fs::File::open(p) {
+                            Ok(f) => Box::new(BufReader::with_capacity(1 << 20, f)),
+                            Err(e) => {
+                                return Some(Item {
+                                    bytes: Err(Diag::error(
+                                        snapshot::codes::UNREADABLE,
+                                        format!("cannot read snapshot stream {name}: {e}"),
+                                    )
+                                    .help("check the path; `-` with `--ndjson` reads a stream from standard input")),
+                                    source: name,
+                                });
+                            }
+                        },
+                    };
+                    self.stream = Some(Stream {
+                        name,
+                        reader,
+                        line: 0,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Stream {
+    /// The next non-blank line as an item, or `None` at the end of the stream.
+    fn next_line(&mut self) -> Option<Item> {
+        loop {
+            self.line += 1;
+            let mut buf = Vec::new();
+            let limit = snapshot::MAX_SNAPSHOT_BYTES as u64 + 1;
+            let read = (&mut self.reader).take(limit).read_until(b'\n', &mut buf);
+            let source = format!("{}:{}", self.name, self.line);
+            match read {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    let item = Item {
+                        bytes: Err(Diag::error(
+                            snapshot::codes::UNREADABLE,
+                            format!("cannot read {source}: {e}"),
+                        )),
+                        source,
+                    };
+                    // The rest of the stream cannot be trusted to be in step; stop here.
+                    self.reader = Box::new(std::io::empty());
+                    return Some(item);
+                }
+            }
+            if buf.len() as u64 >= limit && buf.last() != Some(&b'\n') {
+                // Skip the rest of the over-long line, keeping memory bounded.
+                loop {
+                    let mut rest = Vec::new();
+                    match (&mut self.reader).take(1 << 20).read_until(b'\n', &mut rest) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if rest.last() == Some(&b'\n') => break,
+                        Ok(_) => {}
+                    }
+                }
+                return Some(Item {
+                    bytes: Err(Diag::error(
+                        codes::LINE_TOO_LONG,
+                        format!(
+                            "{source}: the line is longer than {} bytes",
+                            snapshot::MAX_SNAPSHOT_BYTES
+                        ),
+                    )
+                    .help("one line holds one host's snapshot; is the stream missing line breaks?")),
+                    source,
+                });
+            }
+            while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                buf.pop();
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(Item {
+                source,
+                bytes: Ok(buf),
+            });
+        }
+    }
+}
+
+fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, Diag> {
+    let unreadable = |e: std::io::Error| {
+        Diag::error(
+            snapshot::codes::UNREADABLE,
+            format!("cannot read snapshot {name}: {e}"),
+        )
+        .help("check the path; `-` reads a snapshot from standard input")
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if meta.len() > snapshot::MAX_SNAPSHOT_BYTES as u64 {
+        return Err(Diag::error(
+            snapshot::codes::TOO_LARGE,
+            format!(
+                "snapshot {name} is {} bytes; the limit is {}",
+                meta.len(),
+                snapshot::MAX_SNAPSHOT_BYTES
+            ),
+        )
+        .help("one snapshot describes one host; stream many hosts as NDJSON instead"));
+    }
+    std::fs::read(path).map_err(unreadable)
+}
+
+// ---------------------------------------------------------------- writing reports
+
+/// The report formats a fleet can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+    Junit,
+    Github,
+    Markdown,
+}
+
+enum Kind<'p> {
+    Human(crate::diag::RenderOptions),
+    Json,
+    Github,
+    Sarif(report::sarif::SarifBuilder<'p>),
+    Junit(report::junit::JunitBuilder<'p>),
+    Markdown(report::markdown::MarkdownBuilder<'p>),
+}
+
+/// Writes a report as snapshots arrive: human, JSON and GitHub output stream out; SARIF,
+/// JUnit and Markdown keep only what their document needs (findings, test cases, summaries).
+pub struct ReportWriter<'p> {
+    program: &'p Program,
+    kind: Kind<'p>,
+    out: Box<dyn Write>,
+    to_file: Option<PathBuf>,
+    error: Option<std::io::Error>,
+    run: RunInfo,
+    fail_on: FailOn,
+    count: usize,
+    totals: Summary,
+    waived: usize,
+    failed: bool,
+}
+
+impl<'p> ReportWriter<'p> {
+    /// Opens the output (`-o FILE` or standard output) and writes the start of the report.
+    pub fn open(
+        program: &'p Program,
+        selected: &[u32],
+        format: Format,
+        human: crate::diag::RenderOptions,
+        output: Option<&Path>,
+        run: RunInfo,
+        fail_on: FailOn,
+    ) -> Result<ReportWriter<'p>, Diag> {
+        let out: Box<dyn Write> = match output {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| {
+                    Diag::error(
+                        codes::UNWRITABLE,
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                    .help("check that the directory exists and is writable")
+                })?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        let kind = match format {
+            Format::Human => Kind::Human(human),
+            Format::Json => Kind::Json,
+            Format::Github => Kind::Github,
+            Format::Sarif => Kind::Sarif(report::sarif::SarifBuilder::new(program, selected)),
+            Format::Junit => Kind::Junit(report::junit::JunitBuilder::new(program)),
+            Format::Markdown => Kind::Markdown(report::markdown::MarkdownBuilder::new(program)),
+        };
+        let mut writer = ReportWriter {
+            program,
+            kind,
+            out,
+            to_file: output.map(Path::to_path_buf),
+            error: None,
+            run,
+            fail_on,
+            count: 0,
+            totals: Summary::default(),
+            waived: 0,
+            failed: false,
+        };
+        let head = match &writer.kind {
+            Kind::Json => report::json::head(&writer.run),
+            Kind::Github => report::github::preamble(&writer.run),
+            _ => String::new(),
+        };
+        writer.write(&head);
+        Ok(writer)
+    }
+
+    fn write(&mut self, text: &str) {
+        if self.error.is_none() && !text.is_empty() {
+            if let Err(e) = self.out.write_all(text.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Adds one snapshot's report.
+    pub fn host(&mut self, sources: &SourceMap, report: &SnapshotReport) {
+        if report.fails(self.program, self.fail_on) {
+            self.failed = true;
+        }
+        let s = report.summary;
+        self.totals.pass += s.pass;
+        self.totals.fail += s.fail;
+        self.totals.not_applicable += s.not_applicable;
+        self.totals.error += s.error;
+        self.waived += report.waived_count();
+        let text = match &mut self.kind {
+            Kind::Human(options) => report::human::render(
+                self.program,
+                sources,
+                std::slice::from_ref(report),
+                *options,
+            ),
+            Kind::Json => report::json::snapshot(self.program, sources, report, self.count == 0),
+            Kind::Github => report::github::snapshot(self.program, sources, report),
+            Kind::Sarif(b) => {
+                b.add(sources, report);
+                String::new()
+            }
+            Kind::Junit(b) => {
+                b.add(sources, report, &self.run);
+                String::new()
+            }
+            Kind::Markdown(b) => {
+                b.add(sources, report);
+                String::new()
+            }
+        };
+        self.count += 1;
+        self.write(&text);
+    }
+
+    /// Whether any snapshot had a failing (unwaived) rule at or above `--fail-on`.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Writes the end of the report. `problems` is the number of snapshots that could not be
+    /// read; `waivers` the run's waivers, whose states JSON reports.
+    pub fn finish(
+        mut self,
+        problems: usize,
+        waivers: Option<&crate::waivers::Waivers>,
+        sources: &SourceMap,
+    ) -> Result<(), Diag> {
+        let kind = std::mem::replace(&mut self.kind, Kind::Github);
+        let text = match kind {
+            Kind::Human(_) => {
+                let mut out = String::new();
+                if self.count > 1 {
+                    let t = self.totals;
+                    out.push_str(&format!(
+                        "{} snapshots: {} passed, {} failed, {} not applicable, {} undecided",
+                        self.count, t.pass, t.fail, t.not_applicable, t.error
+                    ));
+                    if self.waived > 0 {
+                        out.push_str(&format!(", {} waived", self.waived));
+                    }
+                    out.push('\n');
+                }
+                if let Some(now) = &self.run.now {
+                    out.push_str(&format!("waivers judged against {}\n", now.describe()));
+                }
+                out
+            }
+            Kind::Json => {
+                let mut trailing = Vec::new();
+                if let Some(w) = waivers {
+                    if let Ok(v) = serde_json::to_value(w.statuses(sources)) {
+                        trailing.push(("waivers", v));
+                    }
+                }
+                report::json::tail(self.count, &trailing)
+            }
+            Kind::Github => String::new(),
+            Kind::Sarif(b) => b.finish(&self.run, problems == 0),
+            Kind::Junit(b) => b.finish(),
+            Kind::Markdown(b) => b.finish(&self.run, problems),
+        };
+        self.write(&text);
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+        match (self.error, &self.to_file) {
+            (Some(e), Some(path)) => Err(Diag::error(
+                codes::UNWRITABLE,
+                format!("cannot write {}: {e}", path.display()),
+            )
+            .help("check that the disk has room and the file is writable")),
+            // A closed pipe (`| head`) is not an error worth reporting.
+            _ => Ok(()),
+        }
+    }
+}
