@@ -18,6 +18,9 @@ pub mod codes {
     pub const OUTCOME: &str = "expolicy::explain::outcome";
 }
 
+/// Spans ordered by start, then outermost first.
+type SpanKey = (u32, std::cmp::Reverse<u32>);
+
 /// Values longer than this are shortened in labels.
 const MAX_SHOWN: usize = 120;
 
@@ -129,10 +132,7 @@ pub fn diagnostics(
     }
     clauses.extend(r.requires.iter().map(|q| q.span));
     // The last value computed for each span of the rule's own clauses, and how often.
-    let mut by_span: BTreeMap<
-        (u32, std::cmp::Reverse<u32>),
-        (Span, &Result<String, String>, usize),
-    > = BTreeMap::new();
+    let mut by_span: BTreeMap<SpanKey, (Span, &Result<String, String>, usize)> = BTreeMap::new();
     for step in steps {
         if !clauses.iter().any(|c| inside(step.span, *c)) || is_literal(sources.text(step.span)) {
             continue;

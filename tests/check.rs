@@ -36,7 +36,10 @@ fn warnings_pass_unless_denied() {
         "--deny-warnings",
     ]);
     assert_eq!(code, 2);
-    assert!(stderr.ends_with("check failed: 0 error(s), 2 warning(s)\n"), "{stderr}");
+    assert!(
+        stderr.ends_with("check failed: 0 error(s), 2 warning(s)\n"),
+        "{stderr}"
+    );
 }
 
 #[test]

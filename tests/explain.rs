@@ -22,7 +22,8 @@ const STOPPED: &str = "tests/fixtures/authoring/pack/tests/search-stopped.snapsh
 
 #[test]
 fn explains_a_failure_with_values_and_snapshot_locations() {
-    let (code, stdout, stderr) = expolicy(&["explain", "msearch-for-fulltext", PACK, "-s", STOPPED]);
+    let (code, stdout, stderr) =
+        expolicy(&["explain", "msearch-for-fulltext", PACK, "-s", STOPPED]);
     assert_eq!(code, 1, "{stderr}");
     insta::assert_snapshot!("explain_fail", stdout);
 }
@@ -38,7 +39,10 @@ fn explains_a_rule_that_does_not_apply() {
 fn unknown_rule_suggests_a_name() {
     let (code, _, stderr) = expolicy(&["explain", "msearch-for-fulltxt", PACK, "-s", STOPPED]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("did you mean `msearch-for-fulltext`?"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `msearch-for-fulltext`?"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -56,6 +60,12 @@ fn eval_explain_adds_evidence_to_json_and_human_reports() {
     let (_, plain, _) = expolicy(&["eval", PACK, "-s", STOPPED, "-f", "json"]);
     assert!(!plain.contains("\"evidence\""));
     let (_, human, _) = expolicy(&["eval", PACK, "-s", STOPPED, "--explain"]);
-    assert!(human.contains("evidence read from the snapshot:"), "{human}");
-    assert!(human.contains("services[MSSEARCH].state = stopped  (line 5"), "{human}");
+    assert!(
+        human.contains("evidence read from the snapshot:"),
+        "{human}"
+    );
+    assert!(
+        human.contains("services[MSSEARCH].state = stopped  (line 5"),
+        "{human}"
+    );
 }

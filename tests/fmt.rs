@@ -18,7 +18,9 @@ fn check_properties(text: &str) -> Result<String, String> {
     let again = parse_file(&once, FileId(0))
         .map_err(|e| format!("formatted text does not parse: {e:?}\n---\n{once}"))?;
     if !same_tree(&again, &ast) {
-        return Err(format!("the tree changed\n--- input\n{text}\n--- output\n{once}"));
+        return Err(format!(
+            "the tree changed\n--- input\n{text}\n--- output\n{once}"
+        ));
     }
     if comment_texts(&once) != comment_texts(text) {
         return Err(format!(
@@ -64,8 +66,23 @@ fn leaf() -> impl Strategy<Value = String> {
 fn expr() -> impl Strategy<Value = String> {
     leaf().prop_recursive(4, 48, 4, |inner| {
         let op = prop::sample::select(vec![
-            "==", "!=", "<", ">=", "in", "not in", "+", "-", "*", "%", "..", "..=", "implies",
-            "depends on", "depends directly on", "starts before", "runs as",
+            "==",
+            "!=",
+            "<",
+            ">=",
+            "in",
+            "not in",
+            "+",
+            "-",
+            "*",
+            "%",
+            "..",
+            "..=",
+            "implies",
+            "depends on",
+            "depends directly on",
+            "starts before",
+            "runs as",
         ]);
         prop_oneof![
             (inner.clone(), op, inner.clone())
@@ -91,12 +108,15 @@ fn expr() -> impl Strategy<Value = String> {
                     .collect();
                 format!("{{{S}{}{S}}}", fields.join(&format!("{S},{S}")))
             }),
-            (inner.clone(), inner.clone(), prop::option::of(inner.clone())).prop_map(
-                |(e, src, filter)| {
+            (
+                inner.clone(),
+                inner.clone(),
+                prop::option::of(inner.clone())
+            )
+                .prop_map(|(e, src, filter)| {
                     let filter = filter.map_or(String::new(), |f| format!("{S}if{S}{f}"));
                     format!("[{S}{e}{S}for{S}s{S}in{S}{src}{filter}{S}]")
-                }
-            ),
+                }),
             (
                 prop::sample::select(vec!["all", "any", "none", "count"]),
                 inner.clone(),
@@ -110,7 +130,11 @@ fn expr() -> impl Strategy<Value = String> {
                 .prop_map(|(f, args)| format!("{f}({S}{}{S})", args.join(&format!("{S},{S}")))),
             inner.clone().prop_map(|e| format!("({e}){S}.state")),
             (inner.clone(), any::<bool>()).prop_map(|(e, not)| {
-                let not = if not { format!("{S}not") } else { String::new() };
+                let not = if not {
+                    format!("{S}not")
+                } else {
+                    String::new()
+                };
                 format!("({e}){S}is{not}{S}running")
             }),
             inner.prop_map(|e| format!("({S}{e}{S})")),
@@ -164,9 +188,8 @@ fn item() -> impl Strategy<Value = String> {
         }),
         expr().prop_map(|e| format!("let{S}v{S}={S}{e}")),
         (ty(), expr()).prop_map(|(t, e)| format!("let{S}p{S}({S}s{S}:{S}{t}{S}){S}={S}{e}")),
-        prop::collection::vec(clause(), 0..6).prop_map(|cs| {
-            format!("rule{S}my-rule{S}{{{S}{}{S}}}", cs.join(S))
-        }),
+        prop::collection::vec(clause(), 0..6)
+            .prop_map(|cs| { format!("rule{S}my-rule{S}{{{S}{}{S}}}", cs.join(S)) }),
     ]
 }
 
@@ -333,7 +356,11 @@ fn expolicy(args: &[&str], dir: &Path) -> (i32, String, String) {
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("pack/sub")).unwrap();
-    std::fs::copy(fixture("messy.xpol"), dir.path().join("pack/sub/messy.xpol")).unwrap();
+    std::fs::copy(
+        fixture("messy.xpol"),
+        dir.path().join("pack/sub/messy.xpol"),
+    )
+    .unwrap();
     std::fs::copy(
         fixture("formatted/clean.xpol"),
         dir.path().join("pack/clean.xpol"),

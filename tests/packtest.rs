@@ -31,7 +31,10 @@ fn passing_pack_reports_coverage_and_exits_0() {
 fn min_coverage_below_fails_with_1() {
     let (code, stdout, _) = expolicy(&["test", PACK, "--min-coverage", "90"]);
     assert_eq!(code, 1);
-    assert!(stdout.contains("which is below --min-coverage 90%"), "{stdout}");
+    assert!(
+        stdout.contains("which is below --min-coverage 90%"),
+        "{stdout}"
+    );
     let (code, _, _) = expolicy(&["test", PACK, "--min-coverage", "60"]);
     assert_eq!(code, 0);
 }

@@ -150,7 +150,9 @@ fn failing_services(program: &crate::check::ir::Program, loaded: &LoadedSnapshot
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         evaluator.trace = Some(Vec::new());
         let result = evaluator.evaluate_rule(index);
-        let reads = evaluator.trace.take().unwrap_or_default();
+        // The evaluator moves a rule's reads into its evidence while tracing.
+        let mut reads = evaluator.trace.take().unwrap_or_default();
+        reads.extend(result.evidence.iter().cloned());
         if !matches!(result.outcome, Outcome::Fail | Outcome::Error) {
             continue;
         }

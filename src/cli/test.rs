@@ -105,7 +105,7 @@ pub fn run(args: TestArgs, terminal: &Terminal) -> i32 {
     }
 }
 
-fn rule_name<'p>(program: &'p Program, rule: u32) -> &'p str {
+fn rule_name(program: &Program, rule: u32) -> &str {
     let r = &program.rules[rule as usize];
     packtest::bare_name(program, r.pack, &r.id)
 }

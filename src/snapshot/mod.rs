@@ -222,6 +222,12 @@ fn parse(text: &str) -> Result<(Snapshot, ServiceIndex), SnapshotError> {
             SnapshotError::new(codes::UNKNOWN_FORMAT, "unknown snapshot format")
         }));
     }
+    if !snapshot.facts.is_object() {
+        let (start, end) = locate::locate(text, &["facts"]).unwrap_or((0, 0));
+        return Err(SnapshotError::new(codes::WRONG_SHAPE, "`facts` must be an object")
+            .at(start, end, "not an object")
+            .help("policies read facts by path, such as `exchange.stores`; write `\"facts\": { … }`"));
+    }
     let services = index_services(text, &snapshot)?;
     Ok((snapshot, services))
 }

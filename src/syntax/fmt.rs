@@ -488,24 +488,22 @@ impl Builder<'_> {
             return text(format!("{open}{close}"));
         }
         let line = || if spaced { Doc::Line } else { Doc::SoftLine };
-        if fill && !items.is_empty() {
-            if !self.pending_before(end) {
-                // Short atoms, no comments: as many per line as fit.
-                let mut cells = Vec::new();
-                for (i, it) in items.iter().enumerate() {
-                    if i > 0 {
-                        cells.push(Doc::Line);
-                    }
-                    let comma = if i + 1 < items.len() { "," } else { "" };
-                    cells.push(Doc::Concat(vec![item(self, it), text(comma)]));
+        if fill && !items.is_empty() && !self.pending_before(end) {
+            // Short atoms, no comments: as many per line as fit.
+            let mut cells = Vec::new();
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    cells.push(Doc::Line);
                 }
-                return group(vec![
-                    text(open),
-                    Doc::Indent(vec![line(), Doc::Fill(cells), Doc::IfBreak(",")]),
-                    line(),
-                    text(close),
-                ]);
+                let comma = if i + 1 < items.len() { "," } else { "" };
+                cells.push(Doc::Concat(vec![item(self, it), text(comma)]));
             }
+            return group(vec![
+                text(open),
+                Doc::Indent(vec![line(), Doc::Fill(cells), Doc::IfBreak(",")]),
+                line(),
+                text(close),
+            ]);
         }
         let mut inner = Vec::new();
         for (i, it) in items.iter().enumerate() {

@@ -1,0 +1,6 @@
+#![no_main]
+//! Any bytes through `expolicy import --from` this format (`import_reg`).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    expolicy_fuzz::import(data, Some(expolicy::snapshot::import::Format::Reg));
+});
