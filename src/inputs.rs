@@ -463,21 +463,35 @@ impl Document {
         let last = key.rsplit('.').next().unwrap_or(key);
         let mut offset = 0;
         for line in self.text.split_inclusive('\n') {
-            let trimmed = line.trim_start().trim_start_matches('"');
-            let candidates = [key, last];
-            for k in candidates {
-                if let Some(rest) = trimmed.strip_prefix(k) {
-                    let rest = rest.trim_start_matches('"').trim_start();
-                    if rest.starts_with(':') || rest.starts_with('=') {
-                        let start = offset + (line.len() - line.trim_start().len());
-                        return Span::new(self.file, start, start + line.trim_end().len() - (line.len() - line.trim_start().len()));
-                    }
+            for k in [key, last] {
+                if let Some(at) = find_key(line, k) {
+                    let start = offset + at;
+                    return Span::new(self.file, start, start + k.len());
                 }
             }
             offset += line.len();
         }
         Span::new(self.file, 0, 0)
     }
+}
+
+/// The byte offset of `key` written as a key in `line` (`key:`, `"key":`, `key =`).
+fn find_key(line: &str, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    let mut from = 0;
+    while let Some(i) = line.get(from..).and_then(|rest| rest.find(key)) {
+        let at = from + i;
+        let before = line[..at].chars().next_back();
+        let after = line[at + key.len()..].trim_start_matches('"').trim_start();
+        let starts_ok = before.is_none_or(|c| matches!(c, ' ' | '\t' | '"' | '{' | ',' | '\''));
+        if starts_ok && (after.starts_with(':') || after.starts_with('=')) {
+            return Some(at);
+        }
+        from = at + key.len();
+    }
+    None
 }
 
 /// Reads a JSON (`.json`), YAML (`.yaml`, `.yml`) or TOML (`.toml`) file; other extensions are

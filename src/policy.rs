@@ -120,21 +120,27 @@ pub fn load_bytes<N: AsRef<str>, B: AsRef<[u8]>>(
     let mut parsed_packs = Vec::new();
     for pack in packs {
         let mut parsed = Vec::new();
+        let mut syntax_errors = false;
         for (name, bytes) in pack {
             match parse_source(name.as_ref(), bytes.as_ref(), sources) {
                 Ok(f) => parsed.push(f),
-                Err(mut es) => diags.append(&mut es),
+                Err(mut es) => {
+                    syntax_errors = true;
+                    diags.append(&mut es);
+                }
             }
         }
-        parsed_packs.push(ParsedPack { files: parsed });
+        // A pack with a file that did not parse cannot be checked as a whole (its names may
+        // live in that file); the other packs are still checked, so every problem shows.
+        if !syntax_errors {
+            parsed_packs.push(ParsedPack { files: parsed });
+        }
     }
-    if diags.iter().any(Diag::is_error) {
-        return Loaded {
-            program: None,
-            diags,
-        };
-    }
+    let parse_failed = diags.iter().any(Diag::is_error);
     let (program, mut check_diags) = check::check(&parsed_packs, sources);
     diags.append(&mut check_diags);
-    Loaded { program, diags }
+    Loaded {
+        program: if parse_failed { None } else { program },
+        diags,
+    }
 }

@@ -33,6 +33,7 @@ pub mod codes {
     pub const EXPIRED: &str = "expolicy::waivers::expired";
     pub const UNUSED: &str = "expolicy::waivers::unused";
     pub const BAD_DATE: &str = "expolicy::waivers::bad_date";
+    pub const UNREADABLE: &str = "expolicy::waivers::unreadable";
 }
 
 /// A calendar date (proleptic Gregorian), as waivers and `--now` write it: `YYYY-MM-DD`.
@@ -223,7 +224,15 @@ impl Waivers {
         now: Now,
         sources: &mut SourceMap,
     ) -> Result<(Waivers, Vec<Diag>), Vec<Diag>> {
-        let doc = load_document(path, sources).map_err(|d| vec![d])?;
+        let doc = load_document(path, sources).map_err(|mut d| {
+            d.code = if d.code == crate::inputs::codes::UNREADABLE {
+                codes::UNREADABLE
+            } else {
+                codes::MALFORMED
+            }
+            .into();
+            vec![d]
+        })?;
         let mut diags = Vec::new();
         let mut warnings = Vec::new();
         let whole = Span::new(doc.file, 0, doc.text.len().min(1));

@@ -118,3 +118,12 @@ fn every_code_is_exercised() {
     let missing: Vec<&&str> = all.filter(|code| !seen.contains(**code)).collect();
     assert!(missing.is_empty(), "no test shows these codes: {missing:?}");
 }
+
+#[test]
+fn a_syntax_error_in_one_pack_does_not_hide_check_errors_in_another() {
+    let broken: &[u8] = b"pack broken\n\nrule r {\n  require\n}\n";
+    let other: &[u8] = b"pack other\n\nrule r {\n  require servics == []\n}\n";
+    let (diags, rendered) = check_packs(&[vec![("broken.xpol", broken)], vec![("other.xpol", other)]]);
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.as_ref()).collect();
+    assert_eq!(codes, ["expolicy::parse::syntax", "expolicy::check::unknown_name"], "{rendered}");
+}

@@ -208,10 +208,16 @@ impl<'a> Checker<'a> {
         };
 
         let items: Vec<&'a ast::Item> = pack.files.iter().flat_map(|f| f.items.iter()).collect();
+        // Inputs first, so that every use (even in a fact's default) knows them.
+        for item in &items {
+            if let ast::Item::Input(decl) = item {
+                self.declare_input(decl);
+            }
+        }
         for item in &items {
             match item {
                 ast::Item::Fact(fact) => self.declare_fact(fact),
-                ast::Item::Input(decl) => self.declare_input(decl),
+                ast::Item::Input(_) => {}
                 ast::Item::Let(decl) => self.declare_let(decl),
                 ast::Item::Rule(_) => {}
             }
