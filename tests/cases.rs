@@ -11,7 +11,10 @@ use expolicy::source::SourceMap;
 
 fn relative(path: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn run_case(dir: &Path) -> String {
@@ -21,23 +24,42 @@ fn run_case(dir: &Path) -> String {
         .filter(|p| p.extension().is_some_and(|e| e == "xpol"))
         .collect();
     files.sort();
-    let pack: Vec<(String, Vec<u8>)> = files.iter().map(|f| (relative(f), std::fs::read(f).unwrap())).collect();
+    let pack: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| (relative(f), std::fs::read(f).unwrap()))
+        .collect();
     let mut sources = SourceMap::new();
     let loaded = expolicy::policy::load_bytes(&[pack], &mut sources);
     let diags = expolicy::diag::render_all(&loaded.diags, &sources, RenderOptions::PLAIN);
-    let program = loaded.program.unwrap_or_else(|| panic!("{} does not check:\n{diags}", dir.display()));
+    let program = loaded
+        .program
+        .unwrap_or_else(|| panic!("{} does not check:\n{diags}", dir.display()));
 
     let own = dir.join("snapshot.json");
-    let snapshot_path = if own.exists() { own } else { dir.parent().unwrap().join("host.json") };
+    let snapshot_path = if own.exists() {
+        own
+    } else {
+        dir.parent().unwrap().join("host.json")
+    };
     let bytes = std::fs::read(&snapshot_path).unwrap();
     let name = relative(&snapshot_path);
-    let snapshot = expolicy::snapshot::load(&name, &bytes).map_err(|e| e.0.message).unwrap();
+    let snapshot = expolicy::snapshot::load(&name, &bytes)
+        .map_err(|e| e.0.message)
+        .unwrap();
     let all: Vec<u32> = (0..program.rules.len() as u32).collect();
     let results = Evaluator::new(&program, &snapshot).evaluate(&all);
-    let reports = vec![SnapshotReport::new(name, snapshot.snapshot.host.name.clone(), results)];
+    let reports = vec![SnapshotReport::new(
+        name,
+        snapshot.snapshot.host.name.clone(),
+        results,
+    )];
     let human = report::human::render(&program, &sources, &reports, RenderOptions::PLAIN);
     let json = report::json::render(&program, &sources, &reports);
-    let warnings = if diags.is_empty() { String::new() } else { format!("==== warnings ====\n{diags}\n") };
+    let warnings = if diags.is_empty() {
+        String::new()
+    } else {
+        format!("==== warnings ====\n{diags}\n")
+    };
     format!("{warnings}{human}\n==== json ====\n{json}")
 }
 

@@ -34,7 +34,9 @@ fn expolicy_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
 }
 
 fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or_else(|| panic!("killed by a signal: {out:?}"))
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {out:?}"))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -45,7 +47,10 @@ fn text(bytes: &[u8]) -> String {
 fn assert_bad_input(out: &Output) {
     let stderr = text(&out.stderr);
     assert_eq!(code(out), 2, "stderr:\n{stderr}");
-    assert!(stderr.contains("expolicy::"), "no diagnostic code in:\n{stderr}");
+    assert!(
+        stderr.contains("expolicy::"),
+        "no diagnostic code in:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -73,14 +78,19 @@ fn json_report_follows_the_contract() {
     assert_eq!(snapshots.len(), 2);
     for snap in snapshots {
         for result in snap["results"].as_array().unwrap() {
-            for key in ["rule", "outcome", "severity", "controls", "message", "location"] {
+            for key in [
+                "rule", "outcome", "severity", "controls", "message", "location",
+            ] {
                 assert!(result.get(key).is_some(), "{key} missing in {result}");
             }
             let outcome = result["outcome"].as_str().unwrap();
             assert!(["pass", "fail", "not_applicable", "error"].contains(&outcome));
         }
         let s = &snap["summary"];
-        let total: u64 = ["pass", "fail", "not_applicable", "error"].iter().map(|k| s[k].as_u64().unwrap()).sum();
+        let total: u64 = ["pass", "fail", "not_applicable", "error"]
+            .iter()
+            .map(|k| s[k].as_u64().unwrap())
+            .sum();
         assert_eq!(total as usize, snap["results"].as_array().unwrap().len());
     }
     insta::assert_snapshot!("two_hosts_json", text(&out.stdout));
@@ -90,7 +100,15 @@ fn json_report_follows_the_contract() {
 fn fail_on_sets_the_threshold() {
     // bad.json fails an error rule and a warning rule.
     let only_warning = ["--rule", "exchange-runs-as-local-system"];
-    let run = |fail_on: &str| code(&expolicy(&[&["eval", DEMO, "-s", BAD, "--fail-on", fail_on][..], &only_warning[..]].concat()));
+    let run = |fail_on: &str| {
+        code(&expolicy(
+            &[
+                &["eval", DEMO, "-s", BAD, "--fail-on", fail_on][..],
+                &only_warning[..],
+            ]
+            .concat(),
+        ))
+    };
     assert_eq!(run("error"), 0);
     assert_eq!(run("warning"), 1);
     assert_eq!(run("info"), 1);
@@ -109,11 +127,26 @@ fn selection_by_rule_tag_and_control() {
             .map(|r| r["rule"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(rules(&["--rule", "demo.msearch-*"]), ["demo.msearch-for-fulltext"]);
-    assert_eq!(rules(&["--rule", "*start-order"]), ["demo.system-attendant-start-order"]);
-    assert_eq!(rules(&["--tag", "accounts"]), ["demo.exchange-runs-as-local-system"]);
-    assert_eq!(rules(&["--control", "EX-05"]), ["demo.system-attendant-start-order"]);
-    assert_eq!(rules(&["--control", "EX-05", "--control", "EX-15"]).len(), 2);
+    assert_eq!(
+        rules(&["--rule", "demo.msearch-*"]),
+        ["demo.msearch-for-fulltext"]
+    );
+    assert_eq!(
+        rules(&["--rule", "*start-order"]),
+        ["demo.system-attendant-start-order"]
+    );
+    assert_eq!(
+        rules(&["--tag", "accounts"]),
+        ["demo.exchange-runs-as-local-system"]
+    );
+    assert_eq!(
+        rules(&["--control", "EX-05"]),
+        ["demo.system-attendant-start-order"]
+    );
+    assert_eq!(
+        rules(&["--control", "EX-05", "--control", "EX-15"]).len(),
+        2
+    );
     assert_eq!(rules(&[]).len(), 3);
 }
 
@@ -126,7 +159,11 @@ fn selecting_nothing_is_a_usage_error() {
 
 #[test]
 fn snapshot_from_stdin() {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo/snapshots/bad.json")).unwrap();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/demo/snapshots/bad.json"
+    ))
+    .unwrap();
     let out = expolicy_with_stdin(&["eval", DEMO, "-s", "-", "-f", "json"], Some(&bytes));
     assert_eq!(code(&out), 1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -141,12 +178,29 @@ fn output_file() {
     let dir = std::env::temp_dir().join(format!("expolicy-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("report.json");
-    let out = expolicy(&["eval", DEMO, "-s", GOOD, "-f", "json", "-o", path.to_str().unwrap()]);
+    let out = expolicy(&[
+        "eval",
+        DEMO,
+        "-s",
+        GOOD,
+        "-f",
+        "json",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 0);
     assert!(out.stdout.is_empty());
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(doc["snapshots"][0]["summary"]["pass"], 3);
-    let unwritable = expolicy(&["eval", DEMO, "-s", GOOD, "-o", "/nonexistent-dir/report.txt"]);
+    let unwritable = expolicy(&[
+        "eval",
+        DEMO,
+        "-s",
+        GOOD,
+        "-o",
+        "/nonexistent-dir/report.txt",
+    ]);
     assert_bad_input(&unwritable);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -164,7 +218,10 @@ fn same_inputs_give_byte_identical_reports() {
 #[test]
 fn usage_errors_exit_two() {
     assert_eq!(code(&expolicy(&["eval", DEMO])), 2);
-    assert_eq!(code(&expolicy(&["eval", DEMO, "-s", GOOD, "--format", "yaml"])), 2);
+    assert_eq!(
+        code(&expolicy(&["eval", DEMO, "-s", GOOD, "--format", "yaml"])),
+        2
+    );
     assert_eq!(code(&expolicy(&["frobnicate"])), 2);
     assert_eq!(code(&expolicy(&["--version"])), 0);
 }
@@ -178,13 +235,27 @@ fn unreadable_inputs_exit_two() {
     insta::assert_snapshot!("unreadable_snapshot", text(&missing_snapshot.stderr));
     let empty_dir = std::env::temp_dir().join(format!("expolicy-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty_dir).unwrap();
-    assert_bad_input(&expolicy(&["eval", empty_dir.to_str().unwrap(), "-s", GOOD]));
+    assert_bad_input(&expolicy(&[
+        "eval",
+        empty_dir.to_str().unwrap(),
+        "-s",
+        GOOD,
+    ]));
     std::fs::remove_dir_all(&empty_dir).unwrap();
 }
 
 #[test]
 fn one_bad_snapshot_does_not_hide_the_others() {
-    let out = expolicy(&["eval", DEMO, "-s", "tests/snapshot_errors/truncated.json", "-s", GOOD, "-f", "json"]);
+    let out = expolicy(&[
+        "eval",
+        DEMO,
+        "-s",
+        "tests/snapshot_errors/truncated.json",
+        "-s",
+        GOOD,
+        "-f",
+        "json",
+    ]);
     assert_bad_input(&out);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["snapshots"].as_array().unwrap().len(), 1);
@@ -202,12 +273,44 @@ fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
 fn bad_policies_exit_two_without_panicking() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage.xpol", b"\x00\x01 garbage %%% @@@".to_vec()),
-        ("truncated.xpol", b"pack p\n\nrule r {\n  require service(\"RpcSs\") is".to_vec()),
-        ("invalid-utf8.xpol", b"pack p\nrule r { require \"\xff\xfe\" == \"\" }".to_vec()),
-        ("deep-parens.xpol", format!("pack p\nrule r {{ require {}true{} }}", "(".repeat(10_000), ")".repeat(10_000)).into_bytes()),
-        ("deep-lists.xpol", format!("pack p\nlet x = {}1{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
-        ("deep-not.xpol", format!("pack p\nrule r {{ require {}true }}", "not ".repeat(10_000)).into_bytes()),
-        ("long-chain.xpol", format!("pack p\nrule r {{ require {} > 0 }}", vec!["1"; 10_000].join(" + ")).into_bytes()),
+        (
+            "truncated.xpol",
+            b"pack p\n\nrule r {\n  require service(\"RpcSs\") is".to_vec(),
+        ),
+        (
+            "invalid-utf8.xpol",
+            b"pack p\nrule r { require \"\xff\xfe\" == \"\" }".to_vec(),
+        ),
+        (
+            "deep-parens.xpol",
+            format!(
+                "pack p\nrule r {{ require {}true{} }}",
+                "(".repeat(10_000),
+                ")".repeat(10_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "deep-lists.xpol",
+            format!(
+                "pack p\nlet x = {}1{}",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "deep-not.xpol",
+            format!("pack p\nrule r {{ require {}true }}", "not ".repeat(10_000)).into_bytes(),
+        ),
+        (
+            "long-chain.xpol",
+            format!(
+                "pack p\nrule r {{ require {} > 0 }}",
+                vec!["1"; 10_000].join(" + ")
+            )
+            .into_bytes(),
+        ),
         ("empty.xpol", Vec::new()),
     ];
     for (name, bytes) in cases {
@@ -221,7 +324,10 @@ fn bad_policies_exit_two_without_panicking() {
 
 #[test]
 fn a_long_flat_and_chain_is_fine() {
-    let policy = format!("pack p\nrule r {{ require {} }}", vec!["service(\"RpcSs\") is running"; 5_000].join(" and "));
+    let policy = format!(
+        "pack p\nrule r {{ require {} }}",
+        vec!["service(\"RpcSs\") is running"; 5_000].join(" and ")
+    );
     let path = temp_file("flat-and.xpol", policy.as_bytes());
     let out = expolicy(&["eval", path.to_str().unwrap(), "-s", GOOD]);
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
@@ -256,7 +362,8 @@ fn oversized_snapshot_is_refused_before_reading() {
     let path = dir.join("huge.json");
     let file = std::fs::File::create(&path).unwrap();
     // Sparse: takes no disk space, but is larger than the limit.
-    file.set_len(expolicy::snapshot::MAX_SNAPSHOT_BYTES as u64 + 1).unwrap();
+    file.set_len(expolicy::snapshot::MAX_SNAPSHOT_BYTES as u64 + 1)
+        .unwrap();
     let out = expolicy(&["eval", DEMO, "-s", path.to_str().unwrap()]);
     assert_bad_input(&out);
     let stderr = text(&out.stderr).replace(path.to_str().unwrap(), "[huge.json]");

@@ -47,7 +47,11 @@ fn files_of_one_pack_must_agree() {
     let a: &[u8] = b"pack one \"first\"\n\nrule r {\n  require count(services) > 0\n}\n";
     let b: &[u8] = b"pack two \"second\"\n";
     let c: &[u8] = b"pack one \"other description\"\n";
-    let (diags, rendered) = check_packs(&[vec![("one/a.xpol", a), ("one/b.xpol", b), ("one/c.xpol", c)]]);
+    let (diags, rendered) = check_packs(&[vec![
+        ("one/a.xpol", a),
+        ("one/b.xpol", b),
+        ("one/c.xpol", c),
+    ]]);
     assert_eq!(diags.len(), 2, "{rendered}");
     insta::assert_snapshot!("pack_mismatch", rendered);
 }
@@ -84,7 +88,10 @@ fn snapshot_diagnostics() {
 
 #[test]
 fn oversized_policy_and_long_definition_chains() {
-    let big = format!("pack p\n{}", "# padding\n".repeat(expolicy::syntax::MAX_POLICY_BYTES / 10 + 1));
+    let big = format!(
+        "pack p\n{}",
+        "# padding\n".repeat(expolicy::syntax::MAX_POLICY_BYTES / 10 + 1)
+    );
     let (diags, rendered) = check_packs(&[vec![("big.xpol", big.as_bytes())]]);
     assert_eq!(diags.len(), 1);
     // Declared last-first, so that checking `d9999` needs `d9998`, which needs `d9997`…: the
@@ -123,7 +130,12 @@ fn every_code_is_exercised() {
 fn a_syntax_error_in_one_pack_does_not_hide_check_errors_in_another() {
     let broken: &[u8] = b"pack broken\n\nrule r {\n  require\n}\n";
     let other: &[u8] = b"pack other\n\nrule r {\n  require servics == []\n}\n";
-    let (diags, rendered) = check_packs(&[vec![("broken.xpol", broken)], vec![("other.xpol", other)]]);
+    let (diags, rendered) =
+        check_packs(&[vec![("broken.xpol", broken)], vec![("other.xpol", other)]]);
     let codes: Vec<&str> = diags.iter().map(|d| d.code.as_ref()).collect();
-    assert_eq!(codes, ["expolicy::parse::syntax", "expolicy::check::unknown_name"], "{rendered}");
+    assert_eq!(
+        codes,
+        ["expolicy::parse::syntax", "expolicy::check::unknown_name"],
+        "{rendered}"
+    );
 }

@@ -28,16 +28,22 @@ fn every_documented_construct_runs() {
     let root = env!("CARGO_MANIFEST_DIR");
     let markdown = std::fs::read_to_string(format!("{root}/docs/language.md")).unwrap();
     let host = std::fs::read(format!("{root}/docs/examples/host.json")).unwrap();
-    let snapshot = expolicy::snapshot::load("docs/examples/host.json", &host).map_err(|e| e.0.message).unwrap();
+    let snapshot = expolicy::snapshot::load("docs/examples/host.json", &host)
+        .map_err(|e| e.0.message)
+        .unwrap();
     let blocks = examples(&markdown);
     assert!(blocks.len() >= 13, "found {} examples", blocks.len());
     let mut summary = String::new();
     for (line, text) in blocks {
         let name = format!("docs/language.md:{line}");
         let mut sources = SourceMap::new();
-        let loaded = expolicy::policy::load_bytes(&[vec![(name.as_str(), text.as_bytes())]], &mut sources);
+        let loaded =
+            expolicy::policy::load_bytes(&[vec![(name.as_str(), text.as_bytes())]], &mut sources);
         let rendered = render_all(&loaded.diags, &sources, RenderOptions::PLAIN);
-        assert!(loaded.diags.is_empty(), "the example at {name} does not check cleanly:\n{rendered}");
+        assert!(
+            loaded.diags.is_empty(),
+            "the example at {name} does not check cleanly:\n{rendered}"
+        );
         let program = loaded.program.unwrap();
         let all: Vec<u32> = (0..program.rules.len() as u32).collect();
         for result in Evaluator::new(&program, &snapshot).evaluate(&all) {

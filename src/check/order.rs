@@ -41,7 +41,9 @@ fn walk<'e>(e: &'e Expr, bound: &mut Vec<&'e str>, out: &mut Vec<(String, Span)>
             walk(element, bound, out);
             bound.pop();
         }
-        ExprKind::Quantifier { var, source, body, .. } => {
+        ExprKind::Quantifier {
+            var, source, body, ..
+        } => {
             walk(source, bound, out);
             bound.push(&var.node);
             walk(body, bound, out);
@@ -135,7 +137,15 @@ mod tests {
     #[test]
     fn orders_long_chains_without_recursion() {
         let n = 100_000;
-        let edges: Vec<Vec<(usize, Span)>> = (0..n).map(|i| if i + 1 < n { vec![(i + 1, span())] } else { vec![] }).collect();
+        let edges: Vec<Vec<(usize, Span)>> = (0..n)
+            .map(|i| {
+                if i + 1 < n {
+                    vec![(i + 1, span())]
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
         let (order, cycles) = dependency_order(&edges);
         assert!(cycles.is_empty());
         assert_eq!(order.first(), Some(&(n - 1)));
@@ -144,7 +154,12 @@ mod tests {
 
     #[test]
     fn finds_cycles() {
-        let edges = vec![vec![(1, span())], vec![(0, span())], vec![(2, span())], vec![(0, span())]];
+        let edges = vec![
+            vec![(1, span())],
+            vec![(0, span())],
+            vec![(2, span())],
+            vec![(0, span())],
+        ];
         let (order, cycles) = dependency_order(&edges);
         assert_eq!(order, vec![3]);
         let members: Vec<Vec<usize>> = cycles.iter().map(|c| c.members.clone()).collect();

@@ -1,7 +1,7 @@
 //! Host snapshots: the v1 model, loading with located errors, and the per-host service index.
 
-pub mod locate;
 pub mod import;
+pub mod locate;
 mod model;
 
 use std::collections::HashMap;
@@ -25,7 +25,16 @@ pub mod codes {
     pub const TOO_DEEP: &str = "expolicy::snapshot::too_deep";
     pub const UNREADABLE: &str = "expolicy::snapshot::unreadable";
     /// Every code above, for tests that check each one is exercised.
-    pub const ALL: &[&str] = &[MALFORMED, WRONG_SHAPE, UNKNOWN_FORMAT, DUPLICATE_SERVICE, ENCODING, TOO_LARGE, TOO_DEEP, UNREADABLE];
+    pub const ALL: &[&str] = &[
+        MALFORMED,
+        WRONG_SHAPE,
+        UNKNOWN_FORMAT,
+        DUPLICATE_SERVICE,
+        ENCODING,
+        TOO_LARGE,
+        TOO_DEEP,
+        UNREADABLE,
+    ];
 }
 
 /// A snapshot that loaded, with what evaluation and evidence need from it.

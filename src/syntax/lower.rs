@@ -105,7 +105,11 @@ impl<'t> Lowerer<'t> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         let (start, end) = (s.start(), s.end());
-        let last_child_end = pair.clone().into_inner().last().map_or(start, |p| p.as_span().end());
+        let last_child_end = pair
+            .clone()
+            .into_inner()
+            .last()
+            .map_or(start, |p| p.as_span().end());
         let text = s.get_input().as_bytes();
         let mut i = last_child_end.max(start);
         let mut content_end = i;

@@ -26,7 +26,16 @@ pub mod codes {
     pub const INT_RANGE: &str = "expolicy::parse::integer_out_of_range";
     pub const CHAINED_OPERATOR: &str = "expolicy::parse::chained_operator";
     /// Every code above, for tests that check each one is exercised.
-    pub const ALL: &[&str] = &[SYNTAX, TOO_DEEP, TOO_LARGE, INVALID_UTF8, BAD_ESCAPE, BAD_TEMPLATE, INT_RANGE, CHAINED_OPERATOR];
+    pub const ALL: &[&str] = &[
+        SYNTAX,
+        TOO_DEEP,
+        TOO_LARGE,
+        INVALID_UTF8,
+        BAD_ESCAPE,
+        BAD_TEMPLATE,
+        INT_RANGE,
+        CHAINED_OPERATOR,
+    ];
 }
 
 /// Refuses bracket nesting deeper than [`MAX_NESTING`] with a diagnostic at the bracket that
