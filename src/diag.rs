@@ -100,6 +100,26 @@ impl Diag {
     /// the primary label. Labels in other files become related diagnostics of their own.
     pub fn to_miette(&self, sources: &SourceMap) -> RenderedDiag {
         let file = self.primary_span().map(|s| s.file);
+        let drawable = self.labels.iter().all(|l| {
+            Some(l.span.file) != file
+                || column_bytes(&sources.get(l.span.file).text, l.span.start as usize)
+                    < MAX_DRAWN_COLUMN
+        });
+        if !drawable {
+            // Too far along one line to draw under it: say where instead.
+            let mut plain = Diag {
+                labels: Vec::new(),
+                ..self.clone()
+            };
+            for label in &self.labels {
+                let at = sources.location(label.span);
+                plain.message.push_str(&format!(
+                    "\n  at {}:{}:{}: {}",
+                    at.file, at.line, at.column, label.text
+                ));
+            }
+            return plain.to_miette(sources);
+        }
         let mut labels = Vec::new();
         let mut related: Vec<RenderedDiag> = Vec::new();
         for (i, label) in self.labels.iter().enumerate() {
@@ -132,6 +152,21 @@ impl Diag {
             related,
         }
     }
+}
+
+/// Labels that start this many bytes into a line are not drawn under it but given as a
+/// location: miette pads with format widths, which stop at 65,535 columns (a tab counts as
+/// four), and nobody reads such a drawing anyway.
+const MAX_DRAWN_COLUMN: usize = 8 * 1024;
+
+/// How many bytes into its line `offset` is.
+fn column_bytes(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    let line_start = text.as_bytes()[..end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    end - line_start
 }
 
 /// A [`Diag`] bound to its source text, ready for miette.

@@ -54,7 +54,10 @@ impl Source {
 /// Whether a path names an NDJSON stream by its extension.
 pub fn is_stream_path(path: &Path) -> bool {
     matches!(
-        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("ndjson" | "jsonl")
     )
 }
@@ -70,13 +73,18 @@ pub fn expand(args: &[String], ndjson: bool) -> (Vec<Source>, Vec<Diag>) {
         if arg == "-" {
             if stdin_used {
                 diags.push(
-                    Diag::error(codes::STDIN_TWICE, "standard input (`-`) is given twice")
-                        .help("standard input can be read once; save one of the snapshots to a file"),
+                    Diag::error(codes::STDIN_TWICE, "standard input (`-`) is given twice").help(
+                        "standard input can be read once; save one of the snapshots to a file",
+                    ),
                 );
                 continue;
             }
             stdin_used = true;
-            sources.push(if ndjson { Source::Stream(None) } else { Source::Stdin });
+            sources.push(if ndjson {
+                Source::Stream(None)
+            } else {
+                Source::Stdin
+            });
             continue;
         }
         let path = PathBuf::from(arg);
@@ -106,8 +114,11 @@ pub fn expand(args: &[String], ndjson: bool) -> (Vec<Source>, Vec<Diag>) {
                 sources.extend(found.into_iter().map(|p| classify(p, ndjson)));
             }
             Err(e) => diags.push(
-                Diag::error(codes::BAD_GLOB, format!("`{arg}` is not a valid pattern: {}", e.msg))
-                    .help("use `*`, `?`, `**` and `[abc]`; a literal `[` is written `[[]`"),
+                Diag::error(
+                    codes::BAD_GLOB,
+                    format!("`{arg}` is not a valid pattern: {}", e.msg),
+                )
+                .help("use `*`, `?`, `**` and `[abc]`; a literal `[` is written `[[]`"),
             ),
         }
     }
@@ -268,7 +279,10 @@ fn evaluate_batch(
     let n = batch.len();
     let threads = jobs.min(n);
     if threads <= 1 {
-        return batch.into_iter().map(|i| evaluate_one(i, evaluate)).collect();
+        return batch
+            .into_iter()
+            .map(|i| evaluate_one(i, evaluate))
+            .collect();
     }
     let mut groups: Vec<Vec<(usize, Item)>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, item) in batch.into_iter().enumerate() {
@@ -413,7 +427,10 @@ impl Stream {
                 // Skip the rest of the over-long line, keeping memory bounded.
                 loop {
                     let mut rest = Vec::new();
-                    match (&mut self.reader).take(1 << 20).read_until(b'\n', &mut rest) {
+                    match (&mut self.reader)
+                        .take(1 << 20)
+                        .read_until(b'\n', &mut rest)
+                    {
                         Ok(0) | Err(_) => break,
                         Ok(_) if rest.last() == Some(&b'\n') => break,
                         Ok(_) => {}
@@ -427,7 +444,9 @@ impl Stream {
                             snapshot::MAX_SNAPSHOT_BYTES
                         ),
                     )
-                    .help("one line holds one host's snapshot; is the stream missing line breaks?")),
+                    .help(
+                        "one line holds one host's snapshot; is the stream missing line breaks?",
+                    )),
                     source,
                 });
             }
@@ -648,7 +667,12 @@ impl<'p> ReportWriter<'p> {
             }
             Kind::Github => String::new(),
             Kind::Sarif(b) => b.finish(&self.run, problems == 0),
-            Kind::Junit(b) => b.finish(),
+            Kind::Junit(b) => {
+                if let Err(e) = b.finish(&mut self.out) {
+                    self.error.get_or_insert(e);
+                }
+                String::new()
+            }
             Kind::Markdown(b) => b.finish(&self.run, problems),
         };
         self.write(&text);

@@ -69,11 +69,8 @@ pub fn apply(
     for set in sets {
         let Some((key, raw)) = set.split_once('=') else {
             diags.push(
-                Diag::error(
-                    codes::MALFORMED_SET,
-                    format!("`--set {set}` has no `=`"),
-                )
-                .help("write `--set name=value` or `--set pack.name=value`"),
+                Diag::error(codes::MALFORMED_SET, format!("`--set {set}` has no `=`"))
+                    .help("write `--set name=value` or `--set pack.name=value`"),
             );
             continue;
         };
@@ -137,10 +134,7 @@ pub fn apply(
             Err(why) => {
                 let mut d = Diag::error(
                     codes::MISTYPED,
-                    format!(
-                        "input `{}` is of type {}, {why}",
-                        input.qualified, input.ty
-                    ),
+                    format!("input `{}` is of type {}, {why}", input.qualified, input.ty),
                 )
                 .help(type_help(&input.ty));
                 if let Some(at) = at {
@@ -188,7 +182,11 @@ fn resolve(program: &Program, key: &str) -> Result<Vec<usize>, Diag> {
     let declared = if program.inputs.is_empty() {
         "the policies declare no inputs".to_string()
     } else {
-        let mut names: Vec<&str> = program.inputs.iter().map(|i| i.qualified.as_str()).collect();
+        let mut names: Vec<&str> = program
+            .inputs
+            .iter()
+            .map(|i| i.qualified.as_str())
+            .collect();
         names.sort_unstable();
         format!("declared inputs: {}", names.join(", "))
     };
@@ -213,7 +211,9 @@ fn apply_file(
                 format!("{}: an inputs file is a table of names to values", doc.name),
             )
             .label(whole, "not a table")
-            .help("write `expect_ipsec: true` (YAML), `expect_ipsec = true` (TOML) or a JSON object"),
+            .help(
+                "write `expect_ipsec: true` (YAML), `expect_ipsec = true` (TOML) or a JSON object",
+            ),
         );
         return;
     };
@@ -315,7 +315,13 @@ fn check_at(value: &serde_json::Value, ty: &Type, at: &mut String) -> Result<(),
             format!(" at `{at}`")
         }
     };
-    let wrong = |what: &str, at: &str| Err(format!("but got {}{} ({what} expected)", found(value), place(at)));
+    let wrong = |what: &str, at: &str| {
+        Err(format!(
+            "but got {}{} ({what} expected)",
+            found(value),
+            place(at)
+        ))
+    };
     match ty {
         Type::Bool => match value {
             serde_json::Value::Bool(_) => Ok(()),
@@ -357,7 +363,10 @@ fn check_at(value: &serde_json::Value, ty: &Type, at: &mut String) -> Result<(),
                 }
                 for (name, fty) in fields.iter() {
                     let Some(v) = map.get(name) else {
-                        return Err(format!("but the table{} lacks the field `{name}`", place(at)));
+                        return Err(format!(
+                            "but the table{} lacks the field `{name}`",
+                            place(at)
+                        ));
                     };
                     let len = at.len();
                     at.push('.');
@@ -499,27 +508,36 @@ fn find_key(line: &str, key: &str) -> Option<usize> {
 pub fn load_document(path: &Path, sources: &mut SourceMap) -> Result<Document, Diag> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| {
-        Diag::error(codes::UNREADABLE, format!("cannot read {name}: {e}"))
-            .help("check the path")
+        Diag::error(codes::UNREADABLE, format!("cannot read {name}: {e}")).help("check the path")
     })?;
     if meta.len() > MAX_DOCUMENT_BYTES as u64 {
         return Err(Diag::error(
             codes::UNREADABLE,
-            format!("{name} is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", meta.len()),
+            format!(
+                "{name} is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                meta.len()
+            ),
         )
         .help("this file holds settings, not data; keep it small"));
     }
     let bytes = std::fs::read(path).map_err(|e| {
         Diag::error(codes::UNREADABLE, format!("cannot read {name}: {e}")).help("check the path")
     })?;
-    let text = match std::str::from_utf8(bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&bytes)) {
+    let text = match std::str::from_utf8(bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&bytes))
+    {
         Ok(t) => t.to_string(),
         Err(_) => {
-            return Err(Diag::error(codes::MALFORMED_FILE, format!("{name} is not valid UTF-8"))
-                .help("save the file as UTF-8"));
+            return Err(
+                Diag::error(codes::MALFORMED_FILE, format!("{name} is not valid UTF-8"))
+                    .help("save the file as UTF-8"),
+            );
         }
     };
-    let kind = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
+    let kind = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
         Some(e) if e == "json" => DocumentKind::Json,
         Some(e) if e == "toml" => DocumentKind::Toml,
         _ => DocumentKind::Yaml,

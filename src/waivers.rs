@@ -141,11 +141,10 @@ impl Now {
                     date,
                     source: NowSource::Flag,
                 }),
-                None => Err(Diag::error(
-                    codes::BAD_DATE,
-                    format!("`--now {text}` is not a date"),
-                )
-                .help("write the date as YYYY-MM-DD, for example `--now 2026-11-26`")),
+                None => Err(
+                    Diag::error(codes::BAD_DATE, format!("`--now {text}` is not a date"))
+                        .help("write the date as YYYY-MM-DD, for example `--now 2026-11-26`"),
+                ),
             },
             None => Ok(Now {
                 date: Date::today_utc(),
@@ -270,7 +269,10 @@ impl Waivers {
                 diags.push(
                     Diag::error(
                         codes::MALFORMED,
-                        format!("{}: a waivers file is a table with a `waivers` list", doc.name),
+                        format!(
+                            "{}: a waivers file is a table with a `waivers` list",
+                            doc.name
+                        ),
                     )
                     .label(whole, "not a table")
                     .help(list_help(doc.kind)),
@@ -413,9 +415,12 @@ fn entry(
 ) -> Result<Waiver, Diag> {
     let n = index + 1;
     let bad = |message: String, help: &str| {
-        Diag::error(codes::MALFORMED, format!("{}: waiver {n}: {message}", doc.name))
-            .label(span, "this waiver")
-            .help(help.to_string())
+        Diag::error(
+            codes::MALFORMED,
+            format!("{}: waiver {n}: {message}", doc.name),
+        )
+        .label(span, "this waiver")
+        .help(help.to_string())
     };
     let serde_json::Value::Object(map) = item else {
         return Err(bad(
@@ -457,7 +462,10 @@ fn entry(
     let Some(expires) = Date::parse(&expires_text) else {
         return Err(Diag::error(
             codes::BAD_DATE,
-            format!("{}: waiver {n}: `expires: {expires_text}` is not a date", doc.name),
+            format!(
+                "{}: waiver {n}: `expires: {expires_text}` is not a date",
+                doc.name
+            ),
         )
         .label(span, "this waiver")
         .help("write the last day the waiver applies as YYYY-MM-DD"));
@@ -468,7 +476,12 @@ fn entry(
             .literal_separator(false)
             .build()
             .map(|g| g.compile_matcher())
-            .map_err(|e| bad(format!("`{pattern}` is not a valid glob: {e}"), "use `*`, `?` and `[abc]`"))
+            .map_err(|e| {
+                bad(
+                    format!("`{pattern}` is not a valid glob: {e}"),
+                    "use `*`, `?` and `[abc]`",
+                )
+            })
     };
     let rule_glob = glob(&rule, false)?;
     let host_glob = host.as_deref().map(|h| glob(h, true)).transpose()?;
@@ -506,7 +519,12 @@ fn entry_offsets(doc: &Document, expected: usize) -> Vec<(usize, usize)> {
         let span = (start + lead, start + content.len());
         match doc.kind {
             DocumentKind::Toml => {
-                if trimmed.starts_with("[[") && trimmed.trim_start_matches('[').trim_start().starts_with("waivers") {
+                if trimmed.starts_with("[[")
+                    && trimmed
+                        .trim_start_matches('[')
+                        .trim_start()
+                        .starts_with("waivers")
+                {
                     found.push(span);
                 }
             }
@@ -515,7 +533,8 @@ fn entry_offsets(doc: &Document, expected: usize) -> Vec<(usize, usize)> {
                     continue;
                 }
                 if lead == 0 && !trimmed.starts_with('-') {
-                    in_list = trimmed.starts_with("waivers:") || trimmed.starts_with("\"waivers\":");
+                    in_list =
+                        trimmed.starts_with("waivers:") || trimmed.starts_with("\"waivers\":");
                     continue;
                 }
                 if in_list && (trimmed == "-" || trimmed.starts_with("- ")) {

@@ -83,7 +83,12 @@ fn a_glob_expands_sorted_and_matches_the_explicit_list() {
 
 #[test]
 fn a_glob_that_matches_nothing_is_an_error() {
-    let r = run(&["eval", PACK, "-s", "tests/fixtures/pipelines/hosts/nothing-*.json"]);
+    let r = run(&[
+        "eval",
+        PACK,
+        "-s",
+        "tests/fixtures/pipelines/hosts/nothing-*.json",
+    ]);
     assert_eq!(r.code, 2);
     insta::assert_snapshot!("glob_no_match", r.stderr);
 }
@@ -111,12 +116,12 @@ fn ndjson_streams_from_standard_input() {
         "/tests/fixtures/pipelines/streams/fleet.ndjson"
     ))
     .unwrap();
-    let r = run_with_stdin(&["eval", PACK, "-s", "-", "--ndjson", "-f", "json"], Some(&text));
-    assert_eq!(r.code, 2);
-    assert_eq!(
-        sources(&r.stdout),
-        ["<stdin>:1", "<stdin>:2", "<stdin>:5"]
+    let r = run_with_stdin(
+        &["eval", PACK, "-s", "-", "--ndjson", "-f", "json"],
+        Some(&text),
     );
+    assert_eq!(r.code, 2);
+    assert_eq!(sources(&r.stdout), ["<stdin>:1", "<stdin>:2", "<stdin>:5"]);
     assert!(r.stderr.contains("<stdin>:4"));
 }
 
@@ -172,17 +177,36 @@ fn output_is_byte_identical_whatever_the_number_of_threads() {
     for format in ["human", "json", "sarif", "junit", "github", "markdown"] {
         let args = |jobs: &'static str| {
             vec![
-                "eval", PACK, "-s", stream, "-f", format, "--jobs", jobs, "--waivers", waivers,
-                "--now", "2026-11-26",
+                "eval",
+                PACK,
+                "-s",
+                stream,
+                "-f",
+                format,
+                "--jobs",
+                jobs,
+                "--waivers",
+                waivers,
+                "--now",
+                "2026-11-26",
             ]
         };
         let one = run(&args("1"));
         let four = run(&args("4"));
         let seven = run(&args("7"));
         assert_eq!(one.code, 2, "{format}: broken lines make the status 2");
-        assert_eq!(one.stdout, four.stdout, "{format}: --jobs 1 and --jobs 4 differ");
-        assert_eq!(one.stdout, seven.stdout, "{format}: --jobs 1 and --jobs 7 differ");
-        assert_eq!(one.stderr, four.stderr, "{format}: diagnostics come in input order");
+        assert_eq!(
+            one.stdout, four.stdout,
+            "{format}: --jobs 1 and --jobs 4 differ"
+        );
+        assert_eq!(
+            one.stdout, seven.stdout,
+            "{format}: --jobs 1 and --jobs 7 differ"
+        );
+        assert_eq!(
+            one.stderr, four.stderr,
+            "{format}: diagnostics come in input order"
+        );
     }
     let json = run(&["eval", PACK, "-s", stream, "-f", "json", "--jobs", "3"]);
     let names: Vec<String> = sources(&json.stdout);

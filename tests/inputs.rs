@@ -93,11 +93,23 @@ fn set_parses_each_type() {
 
 #[test]
 fn inputs_files_in_yaml_toml_and_json_and_set_wins() {
-    let yaml = json(&[PACK, "-s", EXCH02, "--inputs", "tests/fixtures/pipelines/inputs/site.yaml"]);
+    let yaml = json(&[
+        PACK,
+        "-s",
+        EXCH02,
+        "--inputs",
+        "tests/fixtures/pipelines/inputs/site.yaml",
+    ]);
     assert_eq!(yaml["inputs"]["site.expect_ipsec"]["value"], true);
     assert_eq!(yaml["inputs"]["site.expect_ipsec"]["from"], "file");
     assert_eq!(yaml["inputs"]["site.min_stores"]["value"], 2);
-    let toml = json(&[PACK, "-s", EXCH02, "--inputs", "tests/fixtures/pipelines/inputs/site.toml"]);
+    let toml = json(&[
+        PACK,
+        "-s",
+        EXCH02,
+        "--inputs",
+        "tests/fixtures/pipelines/inputs/site.toml",
+    ]);
     assert_eq!(
         toml["inputs"]["site.required_services"]["value"],
         serde_json::json!(["MSExchangeIS", "MSExchangeSA"])
@@ -120,7 +132,14 @@ fn several_packs_share_a_bare_name_and_a_qualified_one_targets_one() {
     let all = json(&[PACK, PACK2, "-s", EXCH01, "--set", "expect_ipsec=false"]);
     assert_eq!(all["inputs"]["site.expect_ipsec"]["from"], "set");
     assert_eq!(all["inputs"]["other.expect_ipsec"]["from"], "set");
-    let one = json(&[PACK, PACK2, "-s", EXCH01, "--set", "other.expect_ipsec=false"]);
+    let one = json(&[
+        PACK,
+        PACK2,
+        "-s",
+        EXCH01,
+        "--set",
+        "other.expect_ipsec=false",
+    ]);
     assert_eq!(one["inputs"]["site.expect_ipsec"]["from"], "default");
     assert_eq!(one["inputs"]["other.expect_ipsec"]["value"], false);
 }
@@ -128,13 +147,30 @@ fn several_packs_share_a_bare_name_and_a_qualified_one_targets_one() {
 #[test]
 fn undeclared_and_mistyped_inputs_are_errors() {
     let r = run(&[
-        "eval", PACK, "-s", EXCH01, "--set", "expect_ipsek=true", "--set", "min_stores=two",
-        "--set", "owner={\"team\": \"x\"}", "--set", "novalue",
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--set",
+        "expect_ipsek=true",
+        "--set",
+        "min_stores=two",
+        "--set",
+        "owner={\"team\": \"x\"}",
+        "--set",
+        "novalue",
     ]);
     assert_eq!(r.code, 2);
     assert!(r.stdout.is_empty());
     insta::assert_snapshot!("bad_sets", r.stderr);
-    let r = run(&["eval", PACK, "-s", EXCH01, "--inputs", "tests/fixtures/pipelines/inputs/bad.json"]);
+    let r = run(&[
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--inputs",
+        "tests/fixtures/pipelines/inputs/bad.json",
+    ]);
     assert_eq!(r.code, 2);
     insta::assert_snapshot!("bad_inputs_file", r.stderr);
 }

@@ -34,17 +34,35 @@ fn run(args: &[&str]) -> Run {
 /// `eval` of the fixture pack on the three hosts, with the fixture waivers, on a fixed date.
 fn fleet(format: &str) -> Run {
     run(&[
-        "eval", PACK, "-s", EXCH01, "-s", EXCH02, "-s", EXCH03, "--waivers", WAIVERS, "--now",
-        "2026-11-26", "-f", format,
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "-s",
+        EXCH02,
+        "-s",
+        EXCH03,
+        "--waivers",
+        WAIVERS,
+        "--now",
+        "2026-11-26",
+        "-f",
+        format,
     ])
 }
 
 fn version_filters() -> Vec<(&'static str, &'static str)> {
-    vec![(r#""(semanticVersion|version)": "\d+\.\d+\.\d+[^"]*""#, r#""$1": "[version]""#)]
+    vec![(
+        r#""(semanticVersion|version)": "\d+\.\d+\.\d+[^"]*""#,
+        r#""$1": "[version]""#,
+    )]
 }
 
 fn sarif_validator() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/sarif-2.1.0.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/schemas/sarif-2.1.0.json"
+    );
     let mut schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     // The official schema's `language` patterns (of `run` and `toolComponent`) have a stray `]`, which the meta-schema's
@@ -69,13 +87,20 @@ fn assert_valid_sarif(text: &str) -> serde_json::Value {
         .iter_errors(&doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "SARIF does not validate:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "SARIF does not validate:\n{}",
+        errors.join("\n")
+    );
     doc
 }
 
 #[test]
 fn the_vendored_schema_is_the_official_one_and_rejects_nonsense() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/sarif-2.1.0.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/schemas/sarif-2.1.0.json"
+    );
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(
@@ -110,7 +135,12 @@ fn sarif_validates_and_names_hosts_and_policy_locations() {
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[index]["id"], result["ruleId"]);
         let host = result["properties"]["host"].as_str().unwrap();
-        assert!(result["message"]["text"].as_str().unwrap().starts_with(host));
+        assert!(
+            result["message"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(host)
+        );
         let loc = &result["locations"][0]["physicalLocation"];
         assert_eq!(
             loc["artifactLocation"]["uri"],
@@ -201,7 +231,12 @@ fn junit_is_xml_with_a_suite_per_snapshot_and_a_case_per_rule() {
         .descendants()
         .find(|n| n.has_tag_name("skipped"))
         .unwrap();
-    assert!(skipped.attribute("message").unwrap().contains("being retired"));
+    assert!(
+        skipped
+            .attribute("message")
+            .unwrap()
+            .contains("being retired")
+    );
     // EXCH02 passes everything.
     assert_eq!(count(&suites[1], "failure") + count(&suites[1], "error"), 0);
     // EXCH03: one failure, three undecidable rules as errors.
@@ -217,10 +252,18 @@ fn github_annotations_escape_and_point_at_the_policy() {
     let r = fleet("github");
     assert_eq!(r.code, 1, "{}", r.stderr);
     let annotations: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("::")).collect();
-    assert!(annotations.iter().all(|l| l.contains(" file=tests/fixtures/pipelines/pack/site.xpol,line=")));
+    assert!(
+        annotations
+            .iter()
+            .all(|l| l.contains(" file=tests/fixtures/pipelines/pack/site.xpol,line="))
+    );
     // `%` in a message is escaped; `,` and `:` only in properties.
     assert!(r.stdout.contains("50%25 of stores, a|b"));
-    assert!(annotations.iter().any(|l| l.starts_with("::notice ") && l.contains("(waived)")));
+    assert!(
+        annotations
+            .iter()
+            .any(|l| l.starts_with("::notice ") && l.contains("(waived)"))
+    );
     assert!(!r.stdout.contains("\r"));
     insta::assert_snapshot!("github_fleet", r.stdout);
 }
@@ -244,7 +287,10 @@ fn json_reports_waivers_inputs_and_the_date() {
     assert_eq!(doc["inputs"]["site.expect_ipsec"]["value"], false);
     let waived = &doc["snapshots"][0]["results"][3];
     assert_eq!(waived["rule"], "site.msearch-for-fulltext");
-    assert_eq!(waived["outcome"], "fail", "a waiver does not change the outcome");
+    assert_eq!(
+        waived["outcome"], "fail",
+        "a waiver does not change the outcome"
+    );
     assert_eq!(waived["waived"]["ticket"], "CHG-1234");
     assert_eq!(waived["waived"]["expires"], "2027-01-31");
     let statuses: Vec<&str> = doc["waivers"]
@@ -261,14 +307,24 @@ fn json_reports_waivers_inputs_and_the_date() {
 fn human_lists_waived_results() {
     let r = fleet("human");
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("waived: site.msearch-for-fulltext (fail) until 2027-01-31"));
+    assert!(
+        r.stdout
+            .contains("waived: site.msearch-for-fulltext (fail) until 2027-01-31")
+    );
     insta::assert_snapshot!("human_fleet", r.stdout);
     insta::assert_snapshot!("human_fleet_stderr", r.stderr);
 }
 
 #[test]
 fn json_without_waivers_or_inputs_keeps_the_documented_shape() {
-    let r = run(&["eval", "examples/demo/policy", "-s", "examples/demo/snapshots/good.json", "-f", "json"]);
+    let r = run(&[
+        "eval",
+        "examples/demo/policy",
+        "-s",
+        "examples/demo/snapshots/good.json",
+        "-f",
+        "json",
+    ]);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["format", "snapshots"]);
@@ -276,7 +332,16 @@ fn json_without_waivers_or_inputs_keeps_the_documented_shape() {
 
 #[test]
 fn waived_findings_do_not_count_toward_the_exit_status() {
-    let only = ["eval", PACK, "-s", EXCH01, "--rule", "site.msearch-*", "--now", "2026-11-26"];
+    let only = [
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--rule",
+        "site.msearch-*",
+        "--now",
+        "2026-11-26",
+    ];
     assert_eq!(run(&only).code, 1);
     let mut waived = only.to_vec();
     waived.extend(["--waivers", WAIVERS]);
@@ -289,10 +354,23 @@ fn every_format_writes_to_a_file_with_o() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["human", "json", "sarif", "junit", "github", "markdown"] {
         let path = dir.path().join(format!("report.{format}"));
-        let to_file = run(&["eval", PACK, "-s", EXCH02, "-f", format, "-o", path.to_str().unwrap()]);
+        let to_file = run(&[
+            "eval",
+            PACK,
+            "-s",
+            EXCH02,
+            "-f",
+            format,
+            "-o",
+            path.to_str().unwrap(),
+        ]);
         assert_eq!(to_file.code, 0, "{format}: {}", to_file.stderr);
         assert!(to_file.stdout.is_empty());
         let stdout = run(&["eval", PACK, "-s", EXCH02, "-f", format]);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), stdout.stdout, "{format}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            stdout.stdout,
+            "{format}"
+        );
     }
 }

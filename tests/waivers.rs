@@ -54,18 +54,42 @@ fn waived_rules(doc: &serde_json::Value) -> Vec<(String, String)> {
 
 #[test]
 fn yaml_and_toml_waivers_mean_the_same() {
-    let args = |file| ["eval", PACK, "-s", EXCH01, "-s", EXCH03, "--waivers", file, "--now", "2026-11-26"];
+    let args = |file| {
+        [
+            "eval",
+            PACK,
+            "-s",
+            EXCH01,
+            "-s",
+            EXCH03,
+            "--waivers",
+            file,
+            "--now",
+            "2026-11-26",
+        ]
+    };
     let (yaml, y) = json(&args(YAML));
     let (toml, t) = json(&args(TOML));
     assert_eq!(yaml["snapshots"], toml["snapshots"]);
     assert_eq!(
         waived_rules(&yaml),
-        [("EXCH01".to_string(), "site.msearch-for-fulltext".to_string())]
+        [(
+            "EXCH01".to_string(),
+            "site.msearch-for-fulltext".to_string()
+        )]
     );
     // Both name the expired and the unused waiver, each at its own line.
     for (r, file, expired_line, unused_line) in [(&y, YAML, 13, 9), (&t, TOML, 16, 10)] {
-        assert!(r.stderr.contains(&format!("{file}:{expired_line}:")), "{}", r.stderr);
-        assert!(r.stderr.contains(&format!("{file}:{unused_line}:")), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{file}:{expired_line}:")),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(&format!("{file}:{unused_line}:")),
+            "{}",
+            r.stderr
+        );
     }
     insta::assert_snapshot!("toml_warnings", t.stderr);
 }
@@ -79,7 +103,18 @@ fn host_globs_are_case_insensitive_and_rule_globs_cross_dots() {
         "waivers:\n  - rule: \"site.*\"\n    host: \"exch0[13]\"\n    reason: all of it\n    expires: 2030-01-01\n",
     )
     .unwrap();
-    let (doc, r) = json(&["eval", PACK, "-s", EXCH01, "-s", EXCH03, "--waivers", path.to_str().unwrap(), "--now", "2026-11-26"]);
+    let (doc, r) = json(&[
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "-s",
+        EXCH03,
+        "--waivers",
+        path.to_str().unwrap(),
+        "--now",
+        "2026-11-26",
+    ]);
     assert_eq!(r.code, 0, "every finding is waived: {}", r.stderr);
     assert_eq!(waived_rules(&doc).len(), 6);
     // Passing rules are not waived: a waiver waives findings.
@@ -94,7 +129,20 @@ fn host_globs_are_case_insensitive_and_rule_globs_cross_dots() {
 
 #[test]
 fn an_expired_waiver_stops_applying() {
-    let on = |now| json(&["eval", PACK, "-s", EXCH01, "--waivers", YAML, "--now", now, "--rule", "site.msearch-*"]);
+    let on = |now| {
+        json(&[
+            "eval",
+            PACK,
+            "-s",
+            EXCH01,
+            "--waivers",
+            YAML,
+            "--now",
+            now,
+            "--rule",
+            "site.msearch-*",
+        ])
+    };
     let (last_day, r) = on("2027-01-31");
     assert_eq!(r.code, 0);
     assert_eq!(waived_rules(&last_day).len(), 1);
@@ -115,31 +163,72 @@ fn the_clock_is_used_and_reported_without_now() {
         .unwrap()
         .as_secs();
     let year = 1970 + secs / 31_556_952;
-    assert!(date.starts_with(&year.to_string()) || date.starts_with(&(year - 1).to_string()) || date.starts_with(&(year + 1).to_string()), "{date}");
+    assert!(
+        date.starts_with(&year.to_string())
+            || date.starts_with(&(year - 1).to_string())
+            || date.starts_with(&(year + 1).to_string()),
+        "{date}"
+    );
     assert_eq!(date.len(), 10);
 }
 
 #[test]
 fn malformed_waivers_are_located() {
-    let r = run(&["eval", PACK, "-s", EXCH01, "--waivers", "tests/fixtures/pipelines/waivers/malformed.yaml"]);
+    let r = run(&[
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--waivers",
+        "tests/fixtures/pipelines/waivers/malformed.yaml",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stdout.is_empty(), "nothing is evaluated with broken waivers");
+    assert!(
+        r.stdout.is_empty(),
+        "nothing is evaluated with broken waivers"
+    );
     insta::assert_snapshot!("malformed_yaml", r.stderr);
-    let r = run(&["eval", PACK, "-s", EXCH01, "--waivers", "tests/fixtures/pipelines/waivers/broken.toml"]);
+    let r = run(&[
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--waivers",
+        "tests/fixtures/pipelines/waivers/broken.toml",
+    ]);
     assert_eq!(r.code, 2);
     insta::assert_snapshot!("broken_toml", r.stderr);
 }
 
 #[test]
 fn a_bad_now_is_a_usage_error() {
-    let r = run(&["eval", PACK, "-s", EXCH01, "--waivers", YAML, "--now", "2026-02-30"]);
+    let r = run(&[
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--waivers",
+        YAML,
+        "--now",
+        "2026-02-30",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("expolicy::waivers::bad_date"));
 }
 
 #[test]
 fn a_missing_waivers_file_is_an_error() {
-    let r = run(&["eval", PACK, "-s", EXCH01, "--waivers", "tests/fixtures/pipelines/waivers/nope.yaml"]);
+    let r = run(&[
+        "eval",
+        PACK,
+        "-s",
+        EXCH01,
+        "--waivers",
+        "tests/fixtures/pipelines/waivers/nope.yaml",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read tests/fixtures/pipelines/waivers/nope.yaml"));
+    assert!(
+        r.stderr
+            .contains("cannot read tests/fixtures/pipelines/waivers/nope.yaml")
+    );
 }

@@ -133,7 +133,12 @@ pub fn run(args: EvalArgs, terminal: &Terminal) -> i32 {
     };
 
     let mut run_info = report::RunInfo::default();
-    match crate::inputs::apply(&mut program, &args.sets, args.inputs.as_deref(), &mut sources) {
+    match crate::inputs::apply(
+        &mut program,
+        &args.sets,
+        args.inputs.as_deref(),
+        &mut sources,
+    ) {
         Ok(inputs) => run_info.inputs = inputs,
         Err(diags) => {
             terminal.report(&diags, &sources);
@@ -207,15 +212,18 @@ pub fn run(args: EvalArgs, terminal: &Terminal) -> i32 {
         report
     };
     let options = fleet::Options::new(args.jobs.map(usize::from));
-    fleet::for_each_host(&snapshot_sources, options, &evaluate, |outcome| {
-        match outcome.into_diag(&mut sources) {
+    fleet::for_each_host(
+        &snapshot_sources,
+        options,
+        &evaluate,
+        |outcome| match outcome.into_diag(&mut sources) {
             Ok(report) => writer.host(&sources, &report),
             Err(d) => {
                 problems += 1;
                 terminal.report(&[d], &sources);
             }
-        }
-    });
+        },
+    );
     let failed = writer.failed();
     if let Err(d) = writer.finish(problems, waivers.as_ref(), &sources) {
         terminal.report(&[d], &sources);

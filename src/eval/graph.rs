@@ -14,6 +14,8 @@ pub enum Target {
 pub struct Graph {
     /// Resolved direct dependencies per service, built on first use.
     edges: Option<Vec<Option<Vec<Edge>>>>,
+    /// Edges walked since the evaluator last took this, for its step budget.
+    pub work: usize,
 }
 
 #[derive(Clone)]
@@ -24,19 +26,20 @@ enum Edge {
 
 impl Graph {
     pub fn new(_snapshot: &LoadedSnapshot) -> Graph {
-        Graph { edges: None }
+        Graph {
+            edges: None,
+            work: 0,
+        }
     }
 
     fn edges(&mut self, snapshot: &LoadedSnapshot) -> &Vec<Option<Vec<Edge>>> {
         self.edges.get_or_insert_with(|| {
             snapshot
-                .snapshot
                 .services
                 .iter()
                 .map(|svc| {
-                    svc.depends_on.as_ref().map(|deps| {
-                        deps.iter()
-                            .map(|d| match snapshot.services.get(d) {
+                    svc.depends_on().map(|deps| {
+                        deps.map(|d| match snapshot.services.get(d) {
                                 Some(i) => Edge::Service(i),
                                 None => Edge::Dangling(d.to_ascii_lowercase().into()),
                             })
@@ -80,13 +83,16 @@ impl Graph {
         let mut stack = vec![from];
         seen[from as usize] = true;
         let mut unknown = None;
+        let mut walked = 0;
         while let Some(current) = stack.pop() {
             let Some(out) = &edges[current as usize] else {
                 unknown.get_or_insert(current);
                 continue;
             };
+            walked += out.len() + 1;
             for edge in out {
                 if Self::reaches(edge, target) {
+                    self.work += walked;
                     return Ok(true);
                 }
                 if let Edge::Service(next) = edge {
@@ -97,6 +103,7 @@ impl Graph {
                 }
             }
         }
+        self.work += walked;
         unknown.map_or(Ok(false), Err)
     }
 
@@ -106,30 +113,31 @@ impl Graph {
         snapshot: &'s LoadedSnapshot,
         from: u32,
     ) -> Result<Vec<&'s str>, u32> {
-        let services = &snapshot.snapshot.services;
+        let services = &snapshot.services;
         let edges = self.edges(snapshot);
         let mut seen = vec![false; edges.len()];
         let mut names: Vec<&'s str> = Vec::new();
         let mut stack = vec![from];
         seen[from as usize] = true;
+        let mut walked = 0;
         while let Some(current) = stack.pop() {
             let Some(out) = &edges[current as usize] else {
+                self.work += walked;
                 return Err(current);
             };
-            let raw = services[current as usize]
-                .depends_on
-                .as_deref()
-                .unwrap_or(&[]);
+            walked += out.len() + 1;
+            let raw = services.service(current).depends_on().into_iter().flatten();
             for (edge, raw_name) in out.iter().zip(raw) {
                 match edge {
                     Edge::Service(next) => {
                         if !seen[*next as usize] {
                             seen[*next as usize] = true;
-                            names.push(&services[*next as usize].name);
+                            names.push(services.service(*next).name());
                             stack.push(*next);
                         }
                     }
                     Edge::Dangling(_) => {
+                        walked += names.len();
                         if !names.iter().any(|n| n.eq_ignore_ascii_case(raw_name)) {
                             names.push(raw_name);
                         }
@@ -137,6 +145,7 @@ impl Graph {
                 }
             }
         }
+        self.work += walked;
         names.sort_by_key(|n| n.to_ascii_lowercase());
         Ok(names)
     }
@@ -144,7 +153,12 @@ impl Graph {
     /// Every dependency cycle, each as its services' names sorted case-insensitively, the
     /// cycles sorted too (Tarjan's algorithm, iteratively).
     pub fn cycles<'s>(&mut self, snapshot: &'s LoadedSnapshot) -> Result<Vec<Vec<&'s str>>, u32> {
-        let services = &snapshot.snapshot.services;
+        let services = &snapshot.services;
+        let size = {
+            let edges = self.edges(snapshot);
+            edges.len() + edges.iter().flatten().map(Vec::len).sum::<usize>()
+        };
+        self.work += size;
         let edges = self.edges(snapshot);
         if let Some(i) = edges.iter().position(Option::is_none) {
             return Err(u32::try_from(i).unwrap_or(u32::MAX));
@@ -212,7 +226,7 @@ impl Graph {
                     if component.len() > 1 || self_loop {
                         let mut names: Vec<&'s str> = component
                             .iter()
-                            .map(|&i| services[i].name.as_str())
+                            .map(|&i| services.service(u32::try_from(i).unwrap_or(u32::MAX)).name())
                             .collect();
                         names.sort_by_key(|n| n.to_ascii_lowercase());
                         cycles.push(names);

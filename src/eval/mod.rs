@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::check::ir::*;
 use crate::check::types::Type;
-use crate::snapshot::{LoadedSnapshot, Service, same_account};
+use crate::snapshot::{LoadedSnapshot, ServiceRef, same_account};
 use crate::source::Span;
 pub use outcome::*;
 use value::{RecordValue, Value};
@@ -18,6 +18,10 @@ use value::{RecordValue, Value};
 pub const MAX_STEPS: u64 = 5_000_000;
 /// How deeply evaluation may nest (expressions within calls within expressions).
 pub const MAX_DEPTH: u32 = 512;
+/// An operation that builds a string is charged one step per this many bytes it builds, so
+/// that the step budget also bounds memory (a string doubled in a loop is stopped, not grown
+/// until the machine runs out).
+pub const BYTES_PER_STEP: usize = 16;
 
 type Eval<'a> = Result<Value<'a>, Box<Undecided>>;
 
@@ -242,17 +246,17 @@ impl<'a> Evaluator<'a> {
 
     /// A value as messages show it.
     pub fn display(&self, value: &Value<'a>) -> String {
-        let services = &self.snapshot.snapshot.services;
+        let services = &self.snapshot.services;
         value::Display {
             value,
-            service_name: |i: u32| services[i as usize].name.as_str(),
+            service_name: |i: u32| services.service(i).name(),
             nested: false,
         }
         .to_string()
     }
 
-    fn service(&self, index: u32) -> &'a Service {
-        &self.snapshot.snapshot.services[index as usize]
+    fn service(&self, index: u32) -> ServiceRef<'a> {
+        self.snapshot.services.service(index)
     }
 
     fn record_read(
@@ -305,6 +309,30 @@ impl<'a> Evaluator<'a> {
             self.record_step(node.span, &result);
         }
         result
+    }
+
+    /// Charges `work` more steps for an operation that does that much at once (walking a list,
+    /// building a string, searching the service graph), so that the budget bounds the time a
+    /// rule takes, not only the number of expressions it visits.
+    fn charge(&mut self, work: usize, span: Span) -> Result<(), Box<Undecided>> {
+        self.steps = self
+            .steps
+            .saturating_add(u64::try_from(work).unwrap_or(u64::MAX));
+        if self.steps > MAX_STEPS {
+            return Err(Box::new(Undecided {
+                kind: UndecidedKind::Limit {
+                    message: format!("evaluation took more than {MAX_STEPS} steps"),
+                },
+                span,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Charges the work the service graph did since the last charge.
+    fn charge_graph(&mut self, span: Span) -> Result<(), Box<Undecided>> {
+        let work = std::mem::take(&mut self.graph.work);
+        self.charge(work, span)
     }
 
     fn record_step(&mut self, span: Span, result: &Eval<'a>) {
@@ -384,7 +412,8 @@ impl<'a> Evaluator<'a> {
             NodeKind::Global(g) => self.global(*g),
             NodeKind::Fact(f) => self.fact(*f, span),
             NodeKind::Services => {
-                let n = self.snapshot.snapshot.services.len();
+                let n = self.snapshot.services.len();
+                self.charge(n, span)?;
                 Ok(Value::list(
                     (0..n)
                         .map(|i| Value::Service(u32::try_from(i).unwrap_or(u32::MAX)))
@@ -434,6 +463,7 @@ impl<'a> Evaluator<'a> {
                         .as_list()
                         .ok_or(())
                         .or_else(|_| wrong().map(|_| &[][..]))?;
+                    self.charge(items.len(), span)?;
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {
                         out.push(field(item).or_else(|_| wrong())?);
@@ -451,6 +481,7 @@ impl<'a> Evaluator<'a> {
                 let base = self.eval(base)?;
                 if *project {
                     let items = base.as_list().unwrap_or(&[]);
+                    self.charge(items.len(), span)?;
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {
                         let Value::Service(i) = item else {
@@ -528,6 +559,7 @@ impl<'a> Evaluator<'a> {
             NodeKind::Compare(cmp, l, r) => {
                 let l = self.eval(l)?;
                 let r = self.eval(r)?;
+                self.charge(weight(&l).min(weight(&r)), span)?;
                 let result = match cmp {
                     Compare::Eq => l.equals(&r),
                     Compare::Ne => !l.equals(&r),
@@ -555,6 +587,7 @@ impl<'a> Evaluator<'a> {
             } => {
                 let needle = self.eval(needle)?;
                 let haystack = self.eval(haystack)?;
+                self.charge(weight(&haystack), span)?;
                 let found = match (kind, &haystack) {
                     (Membership::List, Value::List(items)) => {
                         items.iter().any(|v| v.equals(&needle))
@@ -589,6 +622,7 @@ impl<'a> Evaluator<'a> {
                     self.graph
                         .depends_transitively(self.snapshot, from, &target)
                 };
+                self.charge_graph(span)?;
                 result
                     .map(Value::Bool)
                     .map_err(|missing| self.missing_depends_on(missing, span))
@@ -722,7 +756,9 @@ impl<'a> Evaluator<'a> {
         if op == Arith::Concat {
             let l = self.eval(l)?;
             let r = self.eval(r)?;
-            let joined = format!("{}{}", l.as_str().unwrap_or(""), r.as_str().unwrap_or(""));
+            let (l, r) = (l.as_str().unwrap_or(""), r.as_str().unwrap_or(""));
+            self.charge((l.len() + r.len()) / BYTES_PER_STEP, span)?;
+            let joined = format!("{l}{r}");
             return Ok(Value::owned_str(joined));
         }
         let a = self.eval_int(l)?;
@@ -828,7 +864,7 @@ impl<'a> Evaluator<'a> {
         let missing = |_: &Self| {
             undecided(
                 UndecidedKind::MissingServiceField {
-                    service: svc.name.clone(),
+                    service: svc.name().to_string(),
                     field: field.json_name(),
                     pointer: format!("/services/{i}/{}", field.json_name()),
                 },
@@ -836,48 +872,46 @@ impl<'a> Evaluator<'a> {
             )
         };
         let value = match field {
-            ServiceField::Name => Value::str(&svc.name),
-            ServiceField::DisplayName => match &svc.display_name {
+            ServiceField::Name => Value::str(svc.name()),
+            ServiceField::DisplayName => match svc.display_name() {
                 Some(d) => Value::str(d),
                 None => return missing(self),
             },
-            ServiceField::State => match svc.state {
+            ServiceField::State => match svc.state() {
                 Some(s) => Value::str(s.as_str()),
                 None => return missing(self),
             },
-            ServiceField::StartType => match svc.start_type {
+            ServiceField::StartType => match svc.start_type() {
                 Some(s) => Value::str(s.as_str()),
                 None => return missing(self),
             },
-            ServiceField::Account => match &svc.account {
+            ServiceField::Account => match svc.account() {
                 Some(a) => Value::str(a),
                 None => return missing(self),
             },
-            ServiceField::DependsOn => match &svc.depends_on {
-                Some(deps) => Value::list(deps.iter().map(|d| Value::str(d)).collect()),
+            ServiceField::DependsOn => match svc.depends_on() {
+                Some(deps) => Value::list(deps.map(Value::str).collect()),
                 None => return missing(self),
             },
-            ServiceField::MissingDependencies => match &svc.depends_on {
+            ServiceField::MissingDependencies => match svc.depends_on() {
                 Some(deps) => Value::list(
-                    deps.iter()
-                        .filter(|d| self.snapshot.services.get(d).is_none())
-                        .map(|d| Value::str(d))
+                    deps.filter(|d| self.snapshot.services.get(d).is_none())
+                        .map(Value::str)
                         .collect(),
                 ),
                 None => return missing(self),
             },
             ServiceField::AllDependencies => {
-                let names = self
-                    .graph
-                    .all_dependencies(self.snapshot, i)
-                    .map_err(|m| self.missing_depends_on(m, span))?;
+                let names = self.graph.all_dependencies(self.snapshot, i);
+                self.charge_graph(span)?;
+                let names = names.map_err(|m| self.missing_depends_on(m, span))?;
                 Value::list(names.into_iter().map(Value::str).collect())
             }
         };
         self.record_read(
             || {
                 (
-                    format!("services[{}].{}", svc.name, field_name(field)),
+                    format!("services[{}].{}", svc.name(), field_name(field)),
                     format!("/services/{i}/{}", field.json_name()),
                 )
             },
@@ -890,7 +924,7 @@ impl<'a> Evaluator<'a> {
     fn missing_depends_on(&self, service: u32, span: Span) -> Box<Undecided> {
         Box::new(Undecided {
             kind: UndecidedKind::MissingServiceField {
-                service: self.service(service).name.clone(),
+                service: self.service(service).name().to_string(),
                 field: "depends_on",
                 pointer: format!("/services/{service}/depends_on"),
             },
@@ -903,6 +937,16 @@ impl<'a> Evaluator<'a> {
         for arg in args {
             values.push(self.eval(arg)?);
         }
+        let work = match builtin {
+            // Sorting costs n log n comparisons; the rest walk their arguments once.
+            Builtin::Sort => values.first().map_or(0, |v| {
+                let n = weight(v);
+                n.saturating_mul(n.max(2).ilog2() as usize)
+            }),
+            Builtin::Len | Builtin::StartsWith | Builtin::EndsWith => 0,
+            _ => values.iter().map(weight).sum(),
+        };
+        self.charge(work, span)?;
         let text = |i: usize| values.get(i).and_then(|v| v.as_str()).unwrap_or("");
         Ok(match builtin {
             Builtin::Service => match self.snapshot.services.get(text(0)) {
@@ -936,6 +980,9 @@ impl<'a> Evaluator<'a> {
             Builtin::Join => {
                 let items = values[0].as_list().unwrap_or(&[]);
                 let parts: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
+                let built = parts.iter().map(|p| p.len()).sum::<usize>()
+                    + text(1).len().saturating_mul(parts.len());
+                self.charge(built / BYTES_PER_STEP, span)?;
                 Value::owned_str(parts.join(text(1)))
             }
             Builtin::Sort => {
@@ -949,6 +996,8 @@ impl<'a> Evaluator<'a> {
             Builtin::Unique => {
                 let mut out: Vec<Value<'a>> = Vec::new();
                 for v in values[0].as_list().unwrap_or(&[]) {
+                    // Each item is compared with every distinct one kept so far.
+                    self.charge(out.len(), span)?;
                     if !out.iter().any(|o| o.equals(v)) {
                         out.push(v.clone());
                     }
@@ -994,10 +1043,9 @@ impl<'a> Evaluator<'a> {
                 Value::Int(total)
             }
             Builtin::DependencyCycles => {
-                let cycles = self
-                    .graph
-                    .cycles(self.snapshot)
-                    .map_err(|m| self.missing_depends_on(m, span))?;
+                let cycles = self.graph.cycles(self.snapshot);
+                self.charge_graph(span)?;
+                let cycles = cycles.map_err(|m| self.missing_depends_on(m, span))?;
                 Value::list(
                     cycles
                         .into_iter()
@@ -1005,8 +1053,22 @@ impl<'a> Evaluator<'a> {
                         .collect(),
                 )
             }
-            Builtin::Str => Value::owned_str(self.display(&values[0])),
+            Builtin::Str => {
+                let shown = self.display(&values[0]);
+                self.charge(shown.len() / BYTES_PER_STEP, span)?;
+                Value::owned_str(shown)
+            }
         })
+    }
+}
+
+/// The work of walking a value once, as [`Evaluator::charge`] counts it: its items, or its
+/// bytes in steps of [`BYTES_PER_STEP`].
+fn weight(value: &Value<'_>) -> usize {
+    match value {
+        Value::List(items) => items.len(),
+        Value::Str(s) => s.as_str().len() / BYTES_PER_STEP,
+        _ => 0,
     }
 }
 

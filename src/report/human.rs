@@ -20,7 +20,9 @@ pub fn render(
         let _ = writeln!(out, "── {} ({}) ──", report.host, report.source);
         let mut shown = 0;
         for (i, result) in report.results.iter().enumerate() {
-            if matches!(result.outcome, Outcome::Fail | Outcome::Error) && report.waiver(i).is_none() {
+            if matches!(result.outcome, Outcome::Fail | Outcome::Error)
+                && report.waiver(i).is_none()
+            {
                 out.push('\n');
                 out.push_str(&diag::render(&finding(program, result), sources, options));
                 shown += 1;
@@ -47,8 +49,14 @@ pub fn render(
                     result.outcome.as_str(),
                     w.expires,
                     w.reason,
-                    w.ticket.as_ref().map(|t| format!(" [ticket {t}]")).unwrap_or_default(),
-                    w.approver.as_ref().map(|a| format!(" [approved by {a}]")).unwrap_or_default(),
+                    w.ticket
+                        .as_ref()
+                        .map(|t| format!(" [ticket {t}]"))
+                        .unwrap_or_default(),
+                    w.approver
+                        .as_ref()
+                        .map(|a| format!(" [approved by {a}]"))
+                        .unwrap_or_default(),
                 );
             }
         }

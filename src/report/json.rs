@@ -70,50 +70,46 @@ fn json_snapshot<'a>(
     sources: &SourceMap,
     report: &'a SnapshotReport,
 ) -> JsonSnapshot<'a> {
-    {
-        {
-            JsonSnapshot {
-                source: &report.source,
-                host: &report.host,
-                results: report
-                    .results
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                    let rule = &program.rules[r.rule as usize];
-                    JsonResult {
-                        rule: &rule.id,
-                        title: &rule.title,
-                        outcome: r.outcome,
-                        severity: rule.severity,
-                        controls: &rule.controls,
-                        tags: &rule.tags,
-                        message: r.message.as_deref(),
-                        location: sources.location(r.span),
-                        missing: r.undecided.as_ref().map(|u| Missing {
-                            path: u.path(),
-                            pointer: u.pointer().map(str::to_string),
-                            reason: u.describe(),
-                        }),
-                        notes: &r.notes,
-                        waived: report.waiver(i),
-                        evidence: r
-                            .evidence
-                            .iter()
-                            .map(|e| Evidence {
-                                path: &e.path,
-                                pointer: &e.pointer,
-                                value: &e.value,
-                                line: e.line,
-                                column: e.column,
-                            })
-                            .collect(),
-                    }
-                })
-                .collect(),
-                summary: report.summary,
-            }
-        }
+    JsonSnapshot {
+        source: &report.source,
+        host: &report.host,
+        results: report
+            .results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let rule = &program.rules[r.rule as usize];
+                JsonResult {
+                    rule: &rule.id,
+                    title: &rule.title,
+                    outcome: r.outcome,
+                    severity: rule.severity,
+                    controls: &rule.controls,
+                    tags: &rule.tags,
+                    message: r.message.as_deref(),
+                    location: sources.location(r.span),
+                    missing: r.undecided.as_ref().map(|u| Missing {
+                        path: u.path(),
+                        pointer: u.pointer().map(str::to_string),
+                        reason: u.describe(),
+                    }),
+                    notes: &r.notes,
+                    waived: report.waiver(i),
+                    evidence: r
+                        .evidence
+                        .iter()
+                        .map(|e| Evidence {
+                            path: &e.path,
+                            pointer: &e.pointer,
+                            value: &e.value,
+                            line: e.line,
+                            column: e.column,
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        summary: report.summary,
     }
 }
 
@@ -123,7 +119,11 @@ pub fn head(run: &super::RunInfo) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(run) {
         for (key, value) in map {
             let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-            out.push_str(&format!("  {}: {},\n", serde_json::Value::String(key), indent(&text, 2)));
+            out.push_str(&format!(
+                "  {}: {},\n",
+                serde_json::Value::String(key),
+                indent(&text, 2)
+            ));
         }
     }
     out.push_str("  \"snapshots\": [");
@@ -139,7 +139,8 @@ pub fn snapshot(
     first: bool,
 ) -> String {
     let value = json_snapshot(program, sources, report);
-    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let text =
+        serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let sep = if first { "\n" } else { ",\n" };
     format!("{sep}    {}", indent(&text, 4))
 }

@@ -3,6 +3,8 @@
 //! `error` (undecidable) is an error, `not_applicable` is skipped, and a waived failure is
 //! skipped with the waiver's reason.
 
+use std::io::{Read, Seek, SeekFrom, Write};
+
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{RunInfo, SnapshotReport};
@@ -10,17 +12,36 @@ use crate::check::ir::Program;
 use crate::eval::Outcome;
 use crate::source::SourceMap;
 
-/// Builds the report one snapshot at a time, keeping only its test cases.
+/// Builds the report one snapshot at a time. Each suite is serialised as it arrives and
+/// spooled to an anonymous temporary file (memory if none can be made), because the root
+/// element carries the totals and must be written first; memory stays flat however large the
+/// fleet.
 pub struct JunitBuilder<'p> {
     program: &'p Program,
-    report: Report,
+    spool: Spool,
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+enum Spool {
+    File(std::fs::File),
+    Memory(Vec<u8>),
 }
 
 impl<'p> JunitBuilder<'p> {
     pub fn new(program: &'p Program) -> JunitBuilder<'p> {
         JunitBuilder {
             program,
-            report: Report::new("expolicy"),
+            spool: match tempfile::tempfile() {
+                Ok(f) => Spool::File(f),
+                Err(_) => Spool::Memory(Vec::new()),
+            },
+            tests: 0,
+            failures: 0,
+            errors: 0,
+            skipped: 0,
         }
     }
 
@@ -92,19 +113,65 @@ impl<'p> JunitBuilder<'p> {
             case.add_property(Property::new("location", where_));
             suite.add_test_case(case);
         }
-        self.report.add_test_suite(suite);
+        self.tests += snapshot.results.len();
+        for (i, result) in snapshot.results.iter().enumerate() {
+            match (result.outcome, snapshot.waiver(i).is_some()) {
+                (Outcome::Fail, false) => self.failures += 1,
+                (Outcome::Error, false) => self.errors += 1,
+                (Outcome::NotApplicable, _) | (Outcome::Fail | Outcome::Error, true) => {
+                    self.skipped += 1;
+                }
+                (Outcome::Pass, _) => {}
+            }
+        }
+        // Serialise the suite alone and keep its `<testsuite>` element.
+        let mut one = Report::new("expolicy");
+        one.add_test_suite(suite);
+        let xml = match one.to_string() {
+            Ok(xml) => xml,
+            Err(e) => format!("<!-- expolicy could not write this suite: {e} -->"),
+        };
+        let fragment = match (xml.find("<testsuite "), xml.rfind("</testsuites>")) {
+            (Some(start), Some(end)) if start < end => &xml[start..end],
+            _ => xml.as_str(),
+        };
+        let fragment = format!("    {}\n", fragment.trim_end());
+        let written = match &mut self.spool {
+            Spool::File(f) => f.write_all(fragment.as_bytes()),
+            Spool::Memory(v) => {
+                v.extend_from_slice(fragment.as_bytes());
+                Ok(())
+            }
+        };
+        if written.is_err() {
+            // The disk is full: keep going in memory rather than lose suites.
+            let mut kept = Vec::new();
+            if let Spool::File(f) = &mut self.spool {
+                if f.seek(SeekFrom::Start(0)).is_ok() {
+                    let _ = f.read_to_end(&mut kept);
+                }
+            }
+            kept.extend_from_slice(fragment.as_bytes());
+            self.spool = Spool::Memory(kept);
+        }
     }
 
-    pub fn finish(self) -> String {
-        match self.report.to_string() {
-            Ok(mut xml) => {
-                if !xml.ends_with('\n') {
-                    xml.push('\n');
-                }
-                xml
+    /// Writes the whole document: the root element with the totals, then every suite.
+    pub fn finish(self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        writeln!(
+            out,
+            "<testsuites name=\"expolicy\" tests=\"{}\" skipped=\"{}\" failures=\"{}\" errors=\"{}\">",
+            self.tests, self.skipped, self.failures, self.errors
+        )?;
+        match self.spool {
+            Spool::File(mut f) => {
+                f.seek(SeekFrom::Start(0))?;
+                std::io::copy(&mut f, out)?;
             }
-            Err(e) => format!("<!-- expolicy could not write the JUnit report: {e} -->\n"),
+            Spool::Memory(v) => out.write_all(&v)?,
         }
+        writeln!(out, "</testsuites>")
     }
 }
 
@@ -130,5 +197,9 @@ pub fn render(
     for report in reports {
         builder.add(sources, report, run);
     }
-    builder.finish()
+    let mut out = Vec::new();
+    if let Err(e) = builder.finish(&mut out) {
+        return format!("<!-- expolicy could not write the JUnit report: {e} -->\n");
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -99,7 +99,11 @@ impl<'p> MarkdownBuilder<'p> {
             .iter()
             .filter(|h| h.findings.iter().any(|f| f.waived.is_none()))
             .count();
-        let _ = writeln!(out, "## expolicy: {} host(s), {failing} with findings\n", self.hosts.len());
+        let _ = writeln!(
+            out,
+            "## expolicy: {} host(s), {failing} with findings\n",
+            self.hosts.len()
+        );
         if let Some(now) = &run.now {
             let _ = writeln!(out, "Waivers judged against {}.\n", now.describe());
         }
@@ -111,7 +115,15 @@ impl<'p> MarkdownBuilder<'p> {
                     crate::inputs::InputOrigin::File => "inputs file",
                     crate::inputs::InputOrigin::Set => "--set",
                 };
-                let _ = writeln!(out, "| `{name}` | `{}` | {from} |", input.value.to_string().replace('|', "\\|").replace('`', "'"));
+                let _ = writeln!(
+                    out,
+                    "| `{name}` | `{}` | {from} |",
+                    input
+                        .value
+                        .to_string()
+                        .replace('|', "\\|")
+                        .replace('`', "'")
+                );
             }
             out.push('\n');
         }
@@ -127,7 +139,11 @@ impl<'p> MarkdownBuilder<'p> {
         );
         for h in &self.hosts {
             let open = h.findings.iter().filter(|f| f.waived.is_none()).count();
-            let result = if open > 0 { "❌ findings" } else { "✅ compliant" };
+            let result = if open > 0 {
+                "❌ findings"
+            } else {
+                "✅ compliant"
+            };
             let s = h.summary;
             let _ = writeln!(
                 out,
@@ -141,8 +157,11 @@ impl<'p> MarkdownBuilder<'p> {
                 h.waived
             );
         }
-        let with_findings: Vec<&HostRow> =
-            self.hosts.iter().filter(|h| !h.findings.is_empty()).collect();
+        let with_findings: Vec<&HostRow> = self
+            .hosts
+            .iter()
+            .filter(|h| !h.findings.is_empty())
+            .collect();
         if !with_findings.is_empty() {
             out.push_str("\n### Findings\n");
             for h in with_findings {

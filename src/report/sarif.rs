@@ -60,12 +60,18 @@ impl<'p> SarifBuilder<'p> {
                 .physical_location(
                     sarif::PhysicalLocation::builder()
                         .artifact_location(
-                            sarif::ArtifactLocation::builder().uri(uri(&loc.file)).build(),
+                            sarif::ArtifactLocation::builder()
+                                .uri(uri(&loc.file))
+                                .build(),
                         )
                         .region(region)
                         .build(),
                 )
-                .message(sarif::Message::builder().text(format!("on host {}", report.host)).build())
+                .message(
+                    sarif::Message::builder()
+                        .text(format!("on host {}", report.host))
+                        .build(),
+                )
                 .build();
             let mut properties = BTreeMap::new();
             properties.insert("host".to_string(), json!(report.host));
@@ -277,8 +283,27 @@ pub fn uri(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for c in path.chars() {
         match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' | '/' | ':' | '@' | '!'
-            | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '=' => out.push(c),
+            'A'..='Z'
+            | 'a'..='z'
+            | '0'..='9'
+            | '-'
+            | '.'
+            | '_'
+            | '~'
+            | '/'
+            | ':'
+            | '@'
+            | '!'
+            | '$'
+            | '&'
+            | '\''
+            | '('
+            | ')'
+            | '*'
+            | '+'
+            | ','
+            | ';'
+            | '=' => out.push(c),
             _ => {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {

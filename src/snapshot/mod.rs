@@ -3,11 +3,12 @@
 pub mod import;
 pub mod locate;
 mod model;
+mod store;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use model::*;
+pub use store::{Deps, ServiceIndex, ServiceList, ServiceRef, SnapshotData};
 
 use crate::diag::Diag;
 use crate::source::{SourceMap, Span};
@@ -44,7 +45,9 @@ pub struct LoadedSnapshot {
     pub source: String,
     /// The decoded text, kept so that evidence can point at lines and columns.
     pub text: Arc<str>,
-    pub snapshot: Snapshot,
+    /// Host, facts, and the services as the owned model has them (built on first use).
+    pub snapshot: SnapshotData,
+    /// The services, compact and indexed by name: what evaluation reads.
     pub services: ServiceIndex,
 }
 
@@ -55,33 +58,6 @@ impl LoadedSnapshot {
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let (start, _) = locate::locate(&self.text, &segs)?;
         Some(crate::source::line_col(&self.text, start))
-    }
-}
-
-/// Services by case-folded SCM name.
-#[derive(Debug, Default)]
-pub struct ServiceIndex {
-    by_name: HashMap<Box<str>, u32>,
-}
-
-impl ServiceIndex {
-    /// The index of the service with this SCM name, compared case-insensitively.
-    pub fn get(&self, name: &str) -> Option<u32> {
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_name
-                .get(name.to_ascii_lowercase().as_str())
-                .copied()
-        } else {
-            self.by_name.get(name).copied()
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 }
 
@@ -201,9 +177,17 @@ pub fn load(source: &str, bytes: &[u8]) -> Result<LoadedSnapshot, (SnapshotError
         .help("one snapshot describes one host; stream many hosts as NDJSON instead");
         return Err((err, Arc::from("")));
     }
-    let text: Arc<str> = match decode(bytes) {
-        Ok(t) => Arc::from(t),
-        Err(e) => return Err((e, Arc::from(String::from_utf8_lossy(bytes).as_ref()))),
+    // Plain UTF-8, the common case, is copied once, straight into its shared buffer.
+    let plain = match bytes {
+        [0xEF, 0xBB, 0xBF, ..] | [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => None,
+        _ => std::str::from_utf8(bytes).ok().map(Arc::<str>::from),
+    };
+    let text: Arc<str> = match plain {
+        Some(t) => t,
+        None => match decode(bytes) {
+            Ok(t) => Arc::from(t),
+            Err(e) => return Err((e, Arc::from(String::from_utf8_lossy(bytes).as_ref()))),
+        },
     };
     match parse(&text) {
         Ok((snapshot, services)) => Ok(LoadedSnapshot {
@@ -216,7 +200,14 @@ pub fn load(source: &str, bytes: &[u8]) -> Result<LoadedSnapshot, (SnapshotError
     }
 }
 
-fn parse(text: &str) -> Result<(Snapshot, ServiceIndex), SnapshotError> {
+fn parse(text: &Arc<str>) -> Result<(SnapshotData, ServiceIndex), SnapshotError> {
+    // One pass, borrowing strings from the text. It accepts exactly what the derived
+    // `Deserialize` accepts; whatever it refuses is parsed again below, so that errors are
+    // explained in the same words whichever pass found them.
+    match store::parse(text) {
+        Ok(parsed) => return Ok(parsed),
+        Err(store::FastError::Refused | store::FastError::Duplicate) => {}
+    }
     let snapshot: Snapshot = match serde_json::from_str(text) {
         Ok(s) => s,
         Err(e) => {
@@ -237,8 +228,10 @@ fn parse(text: &str) -> Result<(Snapshot, ServiceIndex), SnapshotError> {
             .at(start, end, "not an object")
             .help("policies read facts by path, such as `exchange.stores`; write `\"facts\": { … }`"));
     }
-    let services = index_services(text, &snapshot)?;
-    Ok((snapshot, services))
+    check_duplicates(text, &snapshot)?;
+    store::from_owned(Arc::clone(text), snapshot).map_err(|_| {
+        SnapshotError::new(codes::DUPLICATE_SERVICE, "two services have the same name")
+    })
 }
 
 /// The error for a document whose `format` is present but not one this build reads.
@@ -343,8 +336,9 @@ fn ceil_boundary(text: &str, mut i: usize) -> usize {
     i.min(text.len())
 }
 
-fn index_services(text: &str, snapshot: &Snapshot) -> Result<ServiceIndex, SnapshotError> {
-    let mut by_name: HashMap<Box<str>, u32> = HashMap::with_capacity(snapshot.services.len());
+fn check_duplicates(text: &str, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+    let mut by_name: std::collections::HashMap<Box<str>, u32> =
+        std::collections::HashMap::with_capacity(snapshot.services.len());
     for (i, service) in snapshot.services.iter().enumerate() {
         let key: Box<str> = service.name.to_ascii_lowercase().into();
         let index = u32::try_from(i).unwrap_or(u32::MAX);
@@ -364,7 +358,7 @@ fn index_services(text: &str, snapshot: &Snapshot) -> Result<ServiceIndex, Snaps
         }
         by_name.insert(key, index);
     }
-    Ok(ServiceIndex { by_name })
+    Ok(())
 }
 
 #[cfg(test)]
