@@ -898,10 +898,10 @@ impl<'a> Checker<'a> {
         self.error(
             Diag::error(
                 codes::NOT_CONSTANT,
-                format!("a fact's default cannot read {what}"),
+                format!("a default value cannot read {what}"),
             )
             .label(span, "not a constant")
-            .help("write the default as literal values, such as `{ min: 1025, max: 5000 }`"),
+            .help("defaults of facts and inputs are constants: write literal values, such as `{ min: 1025, max: 5000 }`"),
         );
         poisoned(span)
     }
