@@ -13,6 +13,7 @@ pub const EXTENSION: &str = "xpol";
 pub mod codes {
     pub const UNREADABLE: &str = "expolicy::io::unreadable";
     pub const EMPTY_PACK: &str = "expolicy::io::empty_pack";
+    pub const OUTSIDE_PACK: &str = "expolicy::io::outside_pack";
 }
 
 /// The result of loading and checking policies: the program if there were no errors, and
@@ -28,6 +29,7 @@ pub fn pack_files(path: &Path) -> Result<Vec<PathBuf>, Diag> {
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
+    let root = std::fs::canonicalize(path).map_err(|e| unreadable(path, &e))?;
     let mut files = Vec::new();
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -36,9 +38,22 @@ pub fn pack_files(path: &Path) -> Result<Vec<PathBuf>, Diag> {
             let entry = entry.map_err(|e| unreadable(&dir, &e))?;
             let p = entry.path();
             let file_type = entry.file_type().map_err(|e| unreadable(&p, &e))?;
+            let is_policy = p.extension().is_some_and(|e| e == EXTENSION);
             if file_type.is_dir() {
                 pending.push(p);
-            } else if p.extension().is_some_and(|e| e == EXTENSION) {
+            } else if file_type.is_symlink() && is_policy {
+                // A pack reads only its own files: a link may point within the pack, never out
+                // of it. Linked directories are not followed (they could loop).
+                let target = std::fs::canonicalize(&p).map_err(|e| unreadable(&p, &e))?;
+                if !target.starts_with(&root) {
+                    return Err(Diag::error(
+                        codes::OUTSIDE_PACK,
+                        format!("{} links to {}, outside the pack directory", p.display(), target.display()),
+                    )
+                    .help("a pack reads only the files inside its directory; copy the file into the pack instead of linking it"));
+                }
+                files.push(p);
+            } else if is_policy {
                 files.push(p);
             }
         }

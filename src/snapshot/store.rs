@@ -788,3 +788,140 @@ impl<'de> Visitor<'de> for ServiceSeed<'_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass parse, as the owned model: what it found, or `None` when it refused.
+    fn fast(text: &str) -> Option<serde_json::Value> {
+        let text: Arc<str> = Arc::from(text);
+        let (data, index) = parse(&text).ok()?;
+        let services: Vec<Service> = index.iter().map(|s| s.to_service()).collect();
+        // The lazily built list agrees with the index.
+        assert_eq!(
+            serde_json::to_value(&*data.services).ok(),
+            serde_json::to_value(&services).ok()
+        );
+        serde_json::to_value(Snapshot {
+            format: FORMAT_V1.to_string(),
+            host: data.host,
+            collected_at: data.collected_at,
+            services,
+            facts: data.facts,
+        })
+        .ok()
+    }
+
+    fn derived(text: &str) -> Option<serde_json::Value> {
+        let s: Snapshot = serde_json::from_str(text).ok()?;
+        if s.format != FORMAT_V1 {
+            return None;
+        }
+        serde_json::to_value(s).ok()
+    }
+
+    fn doc(services: &str, rest: &str) -> String {
+        format!(
+            r#"{{"format": "expolicy-snapshot/1", "host": {{"name": "H"}}, "services": [{services}]{rest}}}"#
+        )
+    }
+
+    #[test]
+    fn agrees_with_the_derived_model() {
+        let docs = [
+            doc("", ""),
+            doc(
+                r#"{"name": "A\u0066d", "display_name": "x\"y", "state": "running", "start_type": "system", "account": "NT AUTHORITY\\LocalService", "depends_on": ["Tcp\u0069p", "RpcSs"]}"#,
+                r#", "facts": {"a": {"b": [1, 2.5, "x\n"]}}, "collected_at": "2026-01-01""#,
+            ),
+            doc(
+                r#"{"name": "A", "display_name": null, "state": null, "start_type": null, "account": null, "depends_on": null, "extra": {"deep": [1, {"x": null}]}}"#,
+                r#", "facts": null, "unknown": [1, 2, 3], "collected_at": null"#,
+            ),
+            doc(r#"{"name": "A", "depends_on": []}, {"name": "B"}"#, ""),
+            // The derived model also reads a struct written as an array; the fallback does.
+            doc(r#"["A", null, "running", null, null, null]"#, ""),
+        ];
+        for text in &docs {
+            let derived = derived(text).unwrap_or_else(|| panic!("derived refuses {text}"));
+            if let Some(fast) = fast(text) {
+                assert_eq!(fast, derived, "{text}");
+            }
+            // Whichever pass reads it, loading gives the derived model's snapshot.
+            let loaded = crate::snapshot::load("x.json", text.as_bytes())
+                .map_err(|e| e.0.message)
+                .unwrap_or_else(|m| panic!("{m}: {text}"));
+            let services: Vec<Service> = loaded.services.iter().map(|s| s.to_service()).collect();
+            assert_eq!(serde_json::to_value(&services).ok(), derived.get("services").cloned());
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_derived_model_refuses() {
+        let docs = [
+            doc(r#"{"name": "A", "name": "B"}"#, ""),
+            doc(r#"{"display_name": "A"}"#, ""),
+            doc(r#"{"name": 5}"#, ""),
+            doc(r#"{"name": "A", "state": "sleeping"}"#, ""),
+            doc(r#"{"name": "A", "depends_on": "RpcSs"}"#, ""),
+            doc(r#"{"name": "A", "depends_on": [1]}"#, ""),
+            doc("", r#", "services": []"#),
+            doc("", r#", "facts": 1e400"#),
+            doc("", "} trailing"),
+            r#"{"format": "expolicy-snapshot/2", "host": {"name": "H"}, "services": []}"#.to_string(),
+            r#"{"host": {"name": "H"}, "services": []}"#.to_string(),
+            r#"{"format": "expolicy-snapshot/1", "services": []}"#.to_string(),
+            r#"{"format": "expolicy-snapshot/1", "host": {"name": "H"}}"#.to_string(),
+            r#"{"format": "expolicy-snapshot/1", "host": {"name": "H"}, "services": null}"#.to_string(),
+            "[]".to_string(),
+            format!(
+                r#"{{"format": "expolicy-snapshot/1", "host": {{"name": "H"}}, "services": [], "facts": {}1{}}}"#,
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+        ];
+        for text in &docs {
+            assert!(derived(text).is_none(), "derived accepts {text}");
+            assert!(fast(text).is_none(), "one-pass accepts {text}");
+        }
+    }
+
+    #[test]
+    fn names_differing_in_case_are_one_service() {
+        let text: Arc<str> = Arc::from(doc(r#"{"name": "RpcSs"}, {"name": "rpcss"}"#, ""));
+        assert!(matches!(parse(&text), Err(FastError::Duplicate)));
+        let text: Arc<str> = Arc::from(doc(r#"{"name": "RpcSs"}, {"name": "Rpc\u0053s2"}"#, ""));
+        let (_, index) = parse(&text).ok().unwrap_or_else(|| panic!("refused"));
+        assert_eq!(index.get("RPCSS"), Some(0));
+        assert_eq!(index.get("rpcss2"), Some(1));
+        assert_eq!(index.get("rpcss3"), None);
+        assert_eq!(index.get(""), None);
+    }
+
+    #[test]
+    fn every_test_snapshot_reads_the_same_both_ways() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for pattern in ["policies/*/tests/*.snapshot.json", "tests/**/*.json", "examples/**/*.json"] {
+            let full = root.join(pattern).display().to_string();
+            for path in glob::glob(&full).into_iter().flatten().flatten() {
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                if let Some(derived) = derived(text) {
+                    let fast = fast(text);
+                    // Refusing is allowed only for names that differ in case.
+                    if let Some(fast) = fast {
+                        assert_eq!(fast, derived, "{}", path.display());
+                        seen += 1;
+                    }
+                } else {
+                    assert!(fast(text).is_none(), "one-pass accepts {}", path.display());
+                }
+            }
+        }
+        assert!(seen > 50, "only {seen} snapshots compared");
+    }
+}
