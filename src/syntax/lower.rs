@@ -335,26 +335,28 @@ impl<'t> Lowerer<'t> {
                 out.push(c);
                 continue;
             }
-            let (j, escaped) = chars.next().unwrap_or((i + 1, '\\'));
-            out.push(match escaped {
-                'n' => '\n',
-                't' => '\t',
-                'r' => '\r',
-                '"' | '\\' | '{' | '}' => escaped,
-                other => {
-                    return Err(Diag::error(
-                        codes::BAD_ESCAPE,
-                        format!("unknown escape `\\{other}`"),
-                    )
-                    .label(
-                        Span::new(self.file, start + i, start + j + other.len_utf8()),
-                        "not a known escape",
-                    )
-                    .help(r#"the escapes are \" \\ \n \t \r \{ and \}"#));
-                }
-            });
+            let (_, escaped) = chars.next().unwrap_or((i + 1, '\\'));
+            out.push(self.unescape(escaped, start + i)?);
         }
         Ok(Spanned::new(out, span))
+    }
+
+    /// The character that `\` + `escaped` stands for; `at` is the byte of the backslash.
+    fn unescape(&self, escaped: char, at: usize) -> Result<char, Diag> {
+        match escaped {
+            'n' => Ok('\n'),
+            't' => Ok('\t'),
+            'r' => Ok('\r'),
+            '"' | '\\' | '{' | '}' => Ok(escaped),
+            other => Err(
+                Diag::error(codes::BAD_ESCAPE, format!("unknown escape `\\{other}`"))
+                    .label(
+                        Span::new(self.file, at, at + 1 + other.len_utf8()),
+                        "not a known escape",
+                    )
+                    .help(r#"the escapes are \" \\ \n \t \r \{ and \}"#),
+            ),
+        }
     }
 
     /// A message template: text with `{expr}` holes; `{{` and `}}` stand for braces.
@@ -375,23 +377,7 @@ impl<'t> Lowerer<'t> {
             match c {
                 b'\\' => {
                     let escaped = raw[i + 1..].chars().next().unwrap_or('\\');
-                    text.push(match escaped {
-                        'n' => '\n',
-                        't' => '\t',
-                        'r' => '\r',
-                        '"' | '\\' | '{' | '}' => escaped,
-                        other => {
-                            return Err(Diag::error(
-                                codes::BAD_ESCAPE,
-                                format!("unknown escape `\\{other}`"),
-                            )
-                            .label(
-                                Span::new(self.file, start + i, start + i + 1 + other.len_utf8()),
-                                "not a known escape",
-                            )
-                            .help(r#"the escapes are \" \\ \n \t \r \{ and \}"#));
-                        }
-                    });
+                    text.push(self.unescape(escaped, start + i)?);
                     i += 1 + escaped.len_utf8();
                 }
                 b'{' if bytes.get(i + 1) == Some(&b'{') => {
