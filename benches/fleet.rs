@@ -13,7 +13,11 @@
 //!
 //!     cargo bench --bench fleet --features bench-regorus
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmarks fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks fail loudly"
+)]
 
 mod common;
 
@@ -33,7 +37,9 @@ fn outcomes_expolicy(
     lines
         .iter()
         .map(|line| {
-            let loaded = snapshot::load("bench", line).map_err(|e| e.0.message).unwrap();
+            let loaded = snapshot::load("bench", line)
+                .map_err(|e| e.0.message)
+                .unwrap();
             let results = Evaluator::new(program, &loaded).evaluate(rules);
             results[0].outcome
         })
@@ -114,10 +120,15 @@ fn fleet(c: &mut Criterion) {
         b.iter(|| {
             let mut failed = 0usize;
             for line in &lines {
-                let loaded = snapshot::load("bench", line).map_err(|e| e.0.message).unwrap();
+                let loaded = snapshot::load("bench", line)
+                    .map_err(|e| e.0.message)
+                    .unwrap();
                 let results = Evaluator::new(&program, &loaded).evaluate(&rules);
-                let report =
-                    SnapshotReport::new(loaded.source.clone(), loaded.snapshot.host.name.clone(), results);
+                let report = SnapshotReport::new(
+                    loaded.source.clone(),
+                    loaded.snapshot.host.name.clone(),
+                    results,
+                );
                 failed += report.summary.fail;
             }
             black_box(failed)

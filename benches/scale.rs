@@ -9,7 +9,11 @@
 //!
 //!     cargo bench --bench scale
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmarks fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks fail loudly"
+)]
 
 mod common;
 
@@ -32,9 +36,12 @@ fn generate_pack(dir: &Path, n: usize, services: &[String]) {
                 std::fs::write(dir.join(format!("rules{files:03}.xpol")), &file).unwrap();
                 files += 1;
             }
-            file = String::from(
-                "pack scale\n\nfact exchange.stores: [{ name: str, kind: str, full_text_indexing: bool }]\n\n",
-            );
+            file = String::from("pack scale\n\n");
+            if i == 0 {
+                file.push_str(
+                    "fact exchange.stores: [{ name: str, kind: str, full_text_indexing: bool }]\n\n",
+                );
+            }
         }
         let s = &services[i % services.len()];
         let t = &services[(i * 7 + 3) % services.len()];
@@ -67,8 +74,14 @@ fn generate_pack(dir: &Path, n: usize, services: &[String]) {
 fn scale(c: &mut Criterion) {
     let stream = common::fleet_stream(common::bench_hosts());
     let line = common::lines(&stream)[0].to_vec();
-    let loaded = snapshot::load("host", &line).map_err(|e| e.0.message).unwrap();
-    let services: Vec<String> = loaded.services.iter().map(|s| s.name().to_string()).collect();
+    let loaded = snapshot::load("host", &line)
+        .map_err(|e| e.0.message)
+        .unwrap();
+    let services: Vec<String> = loaded
+        .services
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
 
     let mut group = c.benchmark_group("scale");
     group.warm_up_time(Duration::from_secs(1));

@@ -4,7 +4,11 @@
 //!
 //!     cargo bench --bench single_host
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmarks fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks fail loudly"
+)]
 
 mod common;
 
@@ -19,11 +23,29 @@ fn single_host(c: &mut Criterion) {
     let root = common::root();
     let program = common::program(&[&root.join("policies/exchange2003")]);
     let rules = common::all_rules(&program);
-    let bytes = std::fs::read(root.join("policies/exchange2003/tests/healthy.snapshot.json")).unwrap();
+    let bytes =
+        std::fs::read(root.join("policies/exchange2003/tests/healthy.snapshot.json")).unwrap();
     let loaded = snapshot::load("healthy.snapshot.json", &bytes)
         .map_err(|e| e.0.message)
         .unwrap();
-    eprintln!("single_host: {} rules, {} services", rules.len(), loaded.services.len());
+    eprintln!(
+        "single_host: {} rules, {} services",
+        rules.len(),
+        loaded.services.len()
+    );
+    if std::env::var_os("EXPOLICY_BENCH_PER_RULE").is_some() {
+        // Where the time goes: each rule alone, on a fresh evaluator (so with the definitions
+        // it reads computed anew).
+        for &r in &rules {
+            let runs = 2000;
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                black_box(Evaluator::new(&program, &loaded).evaluate(&[r]));
+            }
+            let each = start.elapsed() / runs;
+            eprintln!("{:>10.1?}  {}", each, program.rules[r as usize].id);
+        }
+    }
 
     let mut group = c.benchmark_group("single_host");
     group.warm_up_time(Duration::from_secs(1));

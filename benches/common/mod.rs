@@ -1,7 +1,11 @@
 //! What the benchmarks share: the generated fleet stream, and loading packs.
 
 #![allow(dead_code, reason = "each bench uses part of this module")]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmarks fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks fail loudly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,10 +36,21 @@ pub fn fleet_stream(hosts: usize) -> Vec<u8> {
     if !path.exists() {
         let out = Command::new("python3")
             .arg(root().join("benches").join("gen_fleet.py"))
-            .args(["--hosts", &hosts.to_string(), "--services", "300", "--stores", "10"])
+            .args([
+                "--hosts",
+                &hosts.to_string(),
+                "--services",
+                "300",
+                "--stores",
+                "10",
+            ])
             .output()
             .expect("python3 runs benches/gen_fleet.py");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &out.stdout).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
@@ -59,7 +74,11 @@ pub fn program(paths: &[&Path]) -> Program {
     assert!(
         loaded.program.is_some(),
         "{:?}",
-        loaded.diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        loaded
+            .diags
+            .iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
     );
     loaded.program.unwrap()
 }

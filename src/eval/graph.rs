@@ -40,10 +40,10 @@ impl Graph {
                 .map(|svc| {
                     svc.depends_on().map(|deps| {
                         deps.map(|d| match snapshot.services.get(d) {
-                                Some(i) => Edge::Service(i),
-                                None => Edge::Dangling(d.to_ascii_lowercase().into()),
-                            })
-                            .collect()
+                            Some(i) => Edge::Service(i),
+                            None => Edge::Dangling(d.to_ascii_lowercase().into()),
+                        })
+                        .collect()
                     })
                 })
                 .collect()
@@ -146,7 +146,7 @@ impl Graph {
             }
         }
         self.work += walked;
-        names.sort_by_key(|n| n.to_ascii_lowercase());
+        names.sort_by(|a, b| cmp_ignore_ascii_case(a, b));
         Ok(names)
     }
 
@@ -226,9 +226,13 @@ impl Graph {
                     if component.len() > 1 || self_loop {
                         let mut names: Vec<&'s str> = component
                             .iter()
-                            .map(|&i| services.service(u32::try_from(i).unwrap_or(u32::MAX)).name())
+                            .map(|&i| {
+                                services
+                                    .service(u32::try_from(i).unwrap_or(u32::MAX))
+                                    .name()
+                            })
                             .collect();
-                        names.sort_by_key(|n| n.to_ascii_lowercase());
+                        names.sort_by(|a, b| cmp_ignore_ascii_case(a, b));
                         cycles.push(names);
                     }
                 }
@@ -237,4 +241,11 @@ impl Graph {
         cycles.sort_by_key(|c| c.iter().map(|n| n.to_ascii_lowercase()).collect::<Vec<_>>());
         Ok(cycles)
     }
+}
+
+/// Orders as comparing `to_ascii_lowercase()` copies would, without making them.
+fn cmp_ignore_ascii_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }

@@ -52,6 +52,8 @@ pub struct Evaluator<'a> {
     depth: u32,
     steps: u64,
     graph: graph::Graph,
+    /// `all_dependencies` of each service, once computed (sized on first use).
+    all_dependencies: Vec<Option<Value<'a>>>,
     /// Every read, when explaining.
     pub trace: Option<Vec<Read>>,
     /// Every expression evaluated and its value, when explaining.
@@ -98,6 +100,7 @@ impl<'a> Evaluator<'a> {
             depth: 0,
             steps: 0,
             graph: graph::Graph::new(snapshot),
+            all_dependencies: Vec::new(),
             trace: None,
             explain: None,
         }
@@ -901,12 +904,22 @@ impl<'a> Evaluator<'a> {
                 ),
                 None => return missing(self),
             },
-            ServiceField::AllDependencies => {
-                let names = self.graph.all_dependencies(self.snapshot, i);
-                self.charge_graph(span)?;
-                let names = names.map_err(|m| self.missing_depends_on(m, span))?;
-                Value::list(names.into_iter().map(Value::str).collect())
-            }
+            ServiceField::AllDependencies => match self.all_dependencies.get(i as usize) {
+                Some(Some(cached)) => cached.clone(),
+                _ => {
+                    let names = self.graph.all_dependencies(self.snapshot, i);
+                    self.charge_graph(span)?;
+                    let names = names.map_err(|m| self.missing_depends_on(m, span))?;
+                    let value = Value::list(names.into_iter().map(Value::str).collect());
+                    if self.all_dependencies.is_empty() {
+                        self.all_dependencies = vec![None; self.snapshot.services.len()];
+                    }
+                    if let Some(slot) = self.all_dependencies.get_mut(i as usize) {
+                        *slot = Some(value.clone());
+                    }
+                    value
+                }
+            },
         };
         self.record_read(
             || {
@@ -961,6 +974,15 @@ impl<'a> Evaluator<'a> {
                 }
             },
             Builtin::HasService => Value::Bool(self.snapshot.services.get(text(0)).is_some()),
+            // Already lower case (the usual SCM name compared to a literal): shared, not copied.
+            Builtin::Lower
+                if matches!(values.first(), Some(Value::Str(_)))
+                    && text(0)
+                        .bytes()
+                        .all(|b| b.is_ascii() && !b.is_ascii_uppercase()) =>
+            {
+                values.swap_remove(0)
+            }
             Builtin::Lower => Value::owned_str(text(0).to_lowercase()),
             Builtin::Upper => Value::owned_str(text(0).to_uppercase()),
             Builtin::Len => {

@@ -205,8 +205,8 @@ fn parse(text: &Arc<str>) -> Result<(SnapshotData, ServiceIndex), SnapshotError>
     // `Deserialize` accepts; whatever it refuses is parsed again below, so that errors are
     // explained in the same words whichever pass found them.
     match store::parse(text) {
-        Ok(parsed) => return Ok(parsed),
-        Err(store::FastError::Refused | store::FastError::Duplicate) => {}
+        Ok(parsed) if parsed.0.facts.is_object() => return Ok(parsed),
+        Ok(_) | Err(store::FastError::Refused | store::FastError::Duplicate) => {}
     }
     let snapshot: Snapshot = match serde_json::from_str(text) {
         Ok(s) => s,

@@ -166,7 +166,7 @@ impl ExactSizeIterator for Deps<'_> {}
 /// Services by SCM name, compared case-insensitively (ASCII), as Windows compares them.
 pub struct ServiceIndex {
     store: Arc<Store>,
-    hasher: std::hash::RandomState,
+    hasher: foldhash::fast::RandomState,
     /// Open addressing: a service's index plus one, or 0 for an empty slot.
     table: Box<[u32]>,
 }
@@ -186,13 +186,14 @@ impl Default for ServiceIndex {
                 records: Vec::new(),
                 deps: Vec::new(),
             }),
-            hasher: std::hash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             table: Box::new([0; 4]),
         }
     }
 }
 
-fn fold_hash(hasher: &std::hash::RandomState, name: &str) -> u64 {
+/// The hash of a name's ASCII-lower-case form, computed without making a copy of it.
+fn fold_hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
     let mut h = hasher.build_hasher();
     let mut buf = [0u8; 64];
     for chunk in name.as_bytes().chunks(buf.len()) {
@@ -212,7 +213,7 @@ impl ServiceIndex {
         let n = store.records.len();
         let size = (n.max(4) * 2).next_power_of_two();
         let mut table = vec![0u32; size].into_boxed_slice();
-        let hasher = std::hash::RandomState::new();
+        let hasher = foldhash::fast::RandomState::default();
         let mask = size - 1;
         for (i, record) in store.records.iter().enumerate() {
             let name = store.str(record.name);
@@ -250,7 +251,11 @@ impl ServiceIndex {
                 0 => return None,
                 other => {
                     let i = other - 1;
-                    if self.store.str(self.store.records[i as usize].name).eq_ignore_ascii_case(name) {
+                    if self
+                        .store
+                        .str(self.store.records[i as usize].name)
+                        .eq_ignore_ascii_case(name)
+                    {
                         return Some(i);
                     }
                     slot = (slot + 1) & mask;
@@ -415,13 +420,11 @@ impl<'t> Builder<'t> {
         let at = (s.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
         let text_len = self.text.len();
         match (u32::try_from(at), u32::try_from(s.len())) {
-            (Ok(start), Ok(len)) if at <= text_len && s.len() <= text_len - at => {
-                Piece {
-                    start,
-                    len,
-                    in_text: true,
-                }
-            }
+            (Ok(start), Ok(len)) if at <= text_len && s.len() <= text_len - at => Piece {
+                start,
+                len,
+                in_text: true,
+            },
             _ => self.owned(s),
         }
     }
@@ -544,8 +547,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
         Ok(Top {
             host,
             collected_at: collected_at.flatten(),
-            facts: facts
-                .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
+            facts: facts.unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
         })
     }
 }
@@ -752,8 +754,7 @@ impl<'de> Visitor<'de> for ServiceSeed<'_, '_> {
                     name = Some(map.next_value_seed(PieceSeed { builder: &mut *b })?);
                 }
                 "display_name" if display_name.is_none() => {
-                    display_name =
-                        Some(map.next_value_seed(OptionPieceSeed { builder: &mut *b })?);
+                    display_name = Some(map.next_value_seed(OptionPieceSeed { builder: &mut *b })?);
                 }
                 "account" if account.is_none() => {
                     account = Some(map.next_value_seed(OptionPieceSeed { builder: &mut *b })?);
@@ -837,7 +838,7 @@ mod tests {
             ),
             doc(
                 r#"{"name": "A", "display_name": null, "state": null, "start_type": null, "account": null, "depends_on": null, "extra": {"deep": [1, {"x": null}]}}"#,
-                r#", "facts": null, "unknown": [1, 2, 3], "collected_at": null"#,
+                r#", "facts": {}, "unknown": [1, 2, 3], "collected_at": null"#,
             ),
             doc(r#"{"name": "A", "depends_on": []}, {"name": "B"}"#, ""),
             // The derived model also reads a struct written as an array; the fallback does.
@@ -853,7 +854,10 @@ mod tests {
                 .map_err(|e| e.0.message)
                 .unwrap_or_else(|m| panic!("{m}: {text}"));
             let services: Vec<Service> = loaded.services.iter().map(|s| s.to_service()).collect();
-            assert_eq!(serde_json::to_value(&services).ok(), derived.get("services").cloned());
+            assert_eq!(
+                serde_json::to_value(&services).ok(),
+                derived.get("services").cloned()
+            );
         }
     }
 
@@ -869,11 +873,13 @@ mod tests {
             doc("", r#", "services": []"#),
             doc("", r#", "facts": 1e400"#),
             doc("", "} trailing"),
-            r#"{"format": "expolicy-snapshot/2", "host": {"name": "H"}, "services": []}"#.to_string(),
+            r#"{"format": "expolicy-snapshot/2", "host": {"name": "H"}, "services": []}"#
+                .to_string(),
             r#"{"host": {"name": "H"}, "services": []}"#.to_string(),
             r#"{"format": "expolicy-snapshot/1", "services": []}"#.to_string(),
             r#"{"format": "expolicy-snapshot/1", "host": {"name": "H"}}"#.to_string(),
-            r#"{"format": "expolicy-snapshot/1", "host": {"name": "H"}, "services": null}"#.to_string(),
+            r#"{"format": "expolicy-snapshot/1", "host": {"name": "H"}, "services": null}"#
+                .to_string(),
             "[]".to_string(),
             format!(
                 r#"{{"format": "expolicy-snapshot/1", "host": {{"name": "H"}}, "services": [], "facts": {}1{}}}"#,
@@ -903,7 +909,11 @@ mod tests {
     fn every_test_snapshot_reads_the_same_both_ways() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut seen = 0;
-        for pattern in ["policies/*/tests/*.snapshot.json", "tests/**/*.json", "examples/**/*.json"] {
+        for pattern in [
+            "policies/*/tests/*.snapshot.json",
+            "tests/**/*.json",
+            "examples/**/*.json",
+        ] {
             let full = root.join(pattern).display().to_string();
             for path in glob::glob(&full).into_iter().flatten().flatten() {
                 let Ok(text) = std::fs::read_to_string(&path) else {
