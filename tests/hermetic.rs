@@ -139,8 +139,16 @@ fn a_link_out_of_the_pack_directory_is_refused() {
     let base = std::env::temp_dir().join(format!("expolicy-link-{}", std::process::id()));
     let pack = base.join("pack");
     std::fs::create_dir_all(&pack).unwrap();
-    std::fs::write(base.join("outside.xpol"), "pack p\nrule r {\n  require has_service(\"RpcSs\")\n}\n").unwrap();
-    std::fs::write(pack.join("inside.xpol"), "pack p\nrule s {\n  require has_service(\"EventLog\")\n}\n").unwrap();
+    std::fs::write(
+        base.join("outside.xpol"),
+        "pack p\nrule r {\n  require has_service(\"RpcSs\")\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("inside.xpol"),
+        "pack p\nrule s {\n  require has_service(\"EventLog\")\n}\n",
+    )
+    .unwrap();
     std::os::unix::fs::symlink(base.join("outside.xpol"), pack.join("linked.xpol")).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_expolicy"))
         .args(["--color", "never", "check"])
@@ -160,6 +168,11 @@ fn a_link_out_of_the_pack_directory_is_refused() {
         .arg(&pack)
         .output()
         .unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     std::fs::remove_dir_all(&base).unwrap();
 }

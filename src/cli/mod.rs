@@ -2,11 +2,11 @@
 
 mod check;
 mod eval;
+mod explain;
+mod fmt;
 mod graph;
 mod import;
 mod schema;
-mod explain;
-mod fmt;
 mod test;
 
 use std::io::{IsTerminal, Write};
