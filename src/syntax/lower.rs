@@ -53,9 +53,8 @@ const MAX_PREFIX_RUN: usize = 32;
 /// problem in the file is reported in one run.
 pub fn parse_file(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
     check_nesting(text, file).map_err(|d| vec![d])?;
-    pest::set_error_detail(true);
-    let mut pairs = ExpolicyParser::parse(Rule::file, text)
-        .map_err(|e| vec![syntax_error(&e, text, file, 0)])?;
+    let mut pairs =
+        parse_rule(Rule::file, text).map_err(|e| vec![syntax_error(&e, text, file, 0)])?;
     let lowerer = Lowerer {
         file,
         base: 0,
@@ -65,6 +64,21 @@ pub fn parse_file(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
     lowerer.lower_file(file_pair)
 }
 
+/// Runs pest. Tracking what each rule expected costs more than the parse itself, so it is
+/// turned on only to explain a failure, by parsing the failing text a second time.
+fn parse_rule(rule: Rule, text: &str) -> Result<Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
+    pest::set_error_detail(false);
+    match ExpolicyParser::parse(rule, text) {
+        Ok(pairs) => Ok(pairs),
+        Err(quick) => {
+            pest::set_error_detail(true);
+            let detailed = ExpolicyParser::parse(rule, text).err();
+            pest::set_error_detail(false);
+            Err(Box::new(detailed.unwrap_or(quick)))
+        }
+    }
+}
+
 /// Parses the text of one `{expr}` hole in a message template, at byte `base` of the file.
 pub fn parse_template_expr(
     text: &str,
@@ -72,8 +86,8 @@ pub fn parse_template_expr(
     file: FileId,
     base: usize,
 ) -> Result<Expr, Diag> {
-    let mut pairs = ExpolicyParser::parse(Rule::template_expr, hole)
-        .map_err(|e| syntax_error(&e, hole, file, base))?;
+    let mut pairs =
+        parse_rule(Rule::template_expr, hole).map_err(|e| syntax_error(&e, hole, file, base))?;
     let lowerer = Lowerer { file, base, text };
     let outer = pairs.next().ok_or_else(|| internal(file))?;
     let expr = outer
