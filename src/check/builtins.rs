@@ -3,7 +3,7 @@
 use super::ir::Builtin;
 use super::types::Type;
 
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 18] = [
     "service",
     "has_service",
     "lower",
@@ -16,6 +16,7 @@ pub const NAMES: [&str; 17] = [
     "join",
     "sort",
     "unique",
+    "flatten",
     "min",
     "max",
     "sum",
@@ -36,6 +37,7 @@ pub fn lookup(name: &str) -> Option<Builtin> {
         "join" => Builtin::Join,
         "sort" => Builtin::Sort,
         "unique" => Builtin::Unique,
+        "flatten" => Builtin::Flatten,
         "min" => Builtin::Min,
         "max" => Builtin::Max,
         "sum" => Builtin::Sum,
@@ -60,6 +62,7 @@ pub fn usage(builtin: Builtin) -> &'static str {
         Builtin::Join => "join(xs: [str], separator: str) -> str",
         Builtin::Sort => "sort(xs: [int] or [str]) -> the same list, sorted",
         Builtin::Unique => "unique(xs: [T]) -> [T] without repeats, first occurrence kept",
+        Builtin::Flatten => "flatten(xss: [[T]]) -> [T], the lists joined in order",
         Builtin::Min => "min(xs: [int]) -> int",
         Builtin::Max => "max(xs: [int]) -> int",
         Builtin::Sum => "sum(xs: [int]) -> int",
@@ -175,6 +178,18 @@ pub fn signature(builtin: Builtin, types: &[Type]) -> Result<Type, Problem> {
             arity(types, 1)?;
             want_list(types, 0)?;
             Ok(types[0].clone())
+        }
+        Builtin::Flatten => {
+            arity(types, 1)?;
+            match want_list(types, 0)? {
+                Type::List(inner) => Ok(Type::List(inner)),
+                t if t.is_unknown() => Ok(Type::list(Type::Any)),
+                other => Err(Problem {
+                    message: format!("argument 1 must be a list of lists, found [{other}]"),
+                    label: format!("this is [{other}]"),
+                    argument: Some(0),
+                }),
+            }
         }
         Builtin::Min | Builtin::Max | Builtin::Sum => {
             arity(types, 1)?;

@@ -266,6 +266,7 @@ pub enum Builtin {
     Join,
     Sort,
     Unique,
+    Flatten,
     Min,
     Max,
     Sum,

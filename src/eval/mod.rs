@@ -1026,6 +1026,16 @@ impl<'a> Evaluator<'a> {
                 }
                 Value::list(out)
             }
+            Builtin::Flatten => {
+                let lists = values[0].as_list().unwrap_or(&[]);
+                let mut out: Vec<Value<'a>> = Vec::new();
+                for list in lists {
+                    let items = list.as_list().unwrap_or(&[]);
+                    self.charge(items.len(), span)?;
+                    out.extend(items.iter().cloned());
+                }
+                Value::list(out)
+            }
             Builtin::Min | Builtin::Max => {
                 let ints = values[0]
                     .as_list()
