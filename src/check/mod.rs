@@ -370,30 +370,43 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Whether a pack-level name (an input or a definition) is free; reports the clash if not.
+    /// Inputs and definitions share one namespace across every file of a pack.
+    fn claim_name(&mut self, name: &ast::Ident) -> bool {
+        let text = name.node.as_str();
+        let clash = if BUILTIN_NAMES.contains(&text) || builtins::lookup(text).is_some() {
+            Some(("is a built-in name".to_string(), None))
+        } else if let Some((_, _, earlier, _)) = self.pack_scope.inputs.get(text) {
+            Some((
+                "is already declared as an input".to_string(),
+                Some(*earlier),
+            ))
+        } else {
+            self.pack_scope
+                .lets
+                .get(text)
+                .map(|e| ("is already defined".to_string(), Some(e.decl.name.span)))
+        };
+        let Some((what, earlier)) = clash else {
+            return true;
+        };
+        let diag = Diag::error(codes::DUPLICATE_DEFINITION, format!("`{text}` {what}"));
+        let diag = match earlier {
+            Some(span) => diag
+                .label(name.span, "defined again here")
+                .label(span, "first defined here")
+                .help("inputs and definitions share one namespace across every file of a pack; rename one of them"),
+            None => diag
+                .label(name.span, "cannot be redefined")
+                .help("choose another name"),
+        };
+        self.error(diag);
+        false
+    }
+
     fn declare_input(&mut self, decl: &'a ast::InputDecl) {
         let name = &decl.name.node;
-        if BUILTIN_NAMES.contains(&name.as_str()) || builtins::lookup(name).is_some() {
-            self.error(
-                Diag::error(
-                    codes::DUPLICATE_DEFINITION,
-                    format!("`{name}` is a built-in name"),
-                )
-                .label(decl.name.span, "cannot be redefined")
-                .help("choose another name"),
-            );
-            return;
-        }
-        if let Some((_, _, earlier, _)) = self.pack_scope.inputs.get(name) {
-            let earlier = *earlier;
-            self.error(
-                Diag::error(
-                    codes::DUPLICATE_DEFINITION,
-                    format!("input `{name}` is declared twice"),
-                )
-                .label(decl.name.span, "second declaration")
-                .label(earlier, "first declaration")
-                .help("declare each input once per pack"),
-            );
+        if !self.claim_name(&decl.name) {
             return;
         }
         let ty = self.fact_type(&decl.ty);
@@ -436,41 +449,7 @@ impl<'a> Checker<'a> {
 
     fn declare_let(&mut self, decl: &'a ast::LetDecl) {
         let name = &decl.name.node;
-        if BUILTIN_NAMES.contains(&name.as_str()) || builtins::lookup(name).is_some() {
-            self.error(
-                Diag::error(
-                    codes::DUPLICATE_DEFINITION,
-                    format!("`{name}` is a built-in name"),
-                )
-                .label(decl.name.span, "cannot be redefined")
-                .help("choose another name"),
-            );
-            return;
-        }
-        if let Some((_, _, earlier, _)) = self.pack_scope.inputs.get(name) {
-            let earlier = *earlier;
-            self.error(
-                Diag::error(
-                    codes::DUPLICATE_DEFINITION,
-                    format!("`{name}` is already an input"),
-                )
-                .label(decl.name.span, "defined here")
-                .label(earlier, "declared as an input here")
-                .help("names are shared by every file of a pack; rename one of them"),
-            );
-            return;
-        }
-        if let Some(existing) = self.pack_scope.lets.get(name) {
-            let earlier = existing.decl.name.span;
-            self.error(
-                Diag::error(
-                    codes::DUPLICATE_DEFINITION,
-                    format!("`{name}` is defined twice"),
-                )
-                .label(decl.name.span, "second definition")
-                .label(earlier, "first definition")
-                .help("names are shared by every file of a pack; rename one of them"),
-            );
+        if !self.claim_name(&decl.name) {
             return;
         }
         self.pack_scope.lets.insert(
