@@ -1,21 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 //! `expolicy explain` and `eval --explain`.
 
-use std::process::Command;
-
-fn expolicy(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_expolicy"))
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::expolicy;
 
 const PACK: &str = "tests/fixtures/authoring/pack";
 const STOPPED: &str = "tests/fixtures/authoring/pack/tests/search-stopped.snapshot.json";

@@ -2,46 +2,12 @@
 //! Fleets: globs, NDJSON streams (with a malformed line), standard input, and output that is
 //! byte-identical whatever the number of threads.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+use common::{run, run_with_stdin};
 
 const PACK: &str = "tests/fixtures/pipelines/pack";
 const HOSTS: &str = "tests/fixtures/pipelines/hosts";
 const STREAM: &str = "tests/fixtures/pipelines/streams/fleet.ndjson";
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn run_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_expolicy"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--color")
-        .arg("never")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        pipe.write_all(bytes).unwrap();
-    }
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        code: out.status.code().unwrap(),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    run_with_stdin(args, None)
-}
 
 fn sources(json: &str) -> Vec<String> {
     let doc: serde_json::Value = serde_json::from_str(json).unwrap();

@@ -1,33 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 //! Inputs: `input` declarations, `--set`, `--inputs` files, several packs, and the errors.
 
-use std::process::Command;
+mod common;
+use common::{Run, run};
 
 const PACK: &str = "tests/fixtures/pipelines/pack";
 const PACK2: &str = "tests/fixtures/pipelines/pack2";
 const EXCH01: &str = "tests/fixtures/pipelines/hosts/exch01.json";
 const EXCH02: &str = "tests/fixtures/pipelines/hosts/exch02.json";
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_expolicy"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--color")
-        .arg("never")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        code: out.status.code().unwrap(),
-    }
-}
 
 fn json(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["eval"];

@@ -1,22 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 //! `expolicy test PACK`: a pack's own cases, coverage, JUnit, and bad input.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::expolicy;
 
-fn expolicy(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_expolicy"))
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use std::path::Path;
 
 const PACK: &str = "tests/fixtures/authoring/pack";
 

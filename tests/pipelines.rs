@@ -2,34 +2,14 @@
 //! The pipeline formats: SARIF (validated against the official 2.1.0 schema), JUnit (parsed as
 //! XML), GitHub annotations, the Markdown summary, and JSON with waivers and inputs.
 
-use std::process::Command;
+mod common;
+use common::{Run, run};
 
 const PACK: &str = "tests/fixtures/pipelines/pack";
 const EXCH01: &str = "tests/fixtures/pipelines/hosts/exch01.json";
 const EXCH02: &str = "tests/fixtures/pipelines/hosts/exch02.json";
 const EXCH03: &str = "tests/fixtures/pipelines/hosts/exch03.json";
 const WAIVERS: &str = "tests/fixtures/pipelines/waivers/waivers.yaml";
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_expolicy"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--color")
-        .arg("never")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        code: out.status.code().unwrap(),
-    }
-}
 
 /// `eval` of the fixture pack on the three hosts, with the fixture waivers, on a fixed date.
 fn fleet(format: &str) -> Run {

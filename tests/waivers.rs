@@ -1,34 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 //! Waivers: YAML and TOML, expiry against `--now` or the clock, unused and malformed waivers.
 
-use std::process::Command;
+mod common;
+use common::{Run, run};
 
 const PACK: &str = "tests/fixtures/pipelines/pack";
 const EXCH01: &str = "tests/fixtures/pipelines/hosts/exch01.json";
 const EXCH03: &str = "tests/fixtures/pipelines/hosts/exch03.json";
 const YAML: &str = "tests/fixtures/pipelines/waivers/waivers.yaml";
 const TOML: &str = "tests/fixtures/pipelines/waivers/waivers.toml";
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_expolicy"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--color")
-        .arg("never")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        code: out.status.code().unwrap(),
-    }
-}
 
 fn json(args: &[&str]) -> (serde_json::Value, Run) {
     let mut all = args.to_vec();
