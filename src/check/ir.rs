@@ -49,6 +49,8 @@ pub struct Program {
     /// Site choices (`input name: type = default`); each is read through a global whose body
     /// is the default until `crate::inputs::apply` replaces it with the value set.
     pub inputs: Vec<InputDef>,
+    /// How many [`NodeKind::Hoisted`] expressions there are (each cached once per host).
+    pub hoisted: u32,
 }
 
 #[derive(Debug)]
@@ -347,4 +349,10 @@ pub enum NodeKind {
     },
     Builtin(Builtin, Vec<Node>),
     Call(u32, Vec<Node>),
+    /// An expression inside a loop or function that reads none of its variables, so it is
+    /// computed once per host (see `check::hoist`); `index` is its place in that cache.
+    Hoisted {
+        index: u32,
+        node: Box<Node>,
+    },
 }

@@ -3,6 +3,7 @@
 
 mod builtins;
 mod expr;
+mod hoist;
 pub mod ir;
 mod order;
 pub mod types;
@@ -109,7 +110,11 @@ pub fn check(packs: &[ParsedPack], sources: &SourceMap) -> (Option<Program>, Vec
         checker.check_pack(pack);
     }
     let has_errors = checker.diags.iter().any(Diag::is_error);
-    let program = (!has_errors).then_some(checker.program);
+    let program = (!has_errors).then(|| {
+        let mut program = checker.program;
+        hoist::hoist(&mut program);
+        program
+    });
     (program, checker.diags)
 }
 

@@ -7,6 +7,8 @@ pub mod value;
 
 use std::rc::Rc;
 
+use smol_str::{SmolStr, SmolStrBuilder};
+
 use crate::check::ir::*;
 use crate::check::types::Type;
 use crate::snapshot::{LoadedSnapshot, ServiceRef, same_account};
@@ -54,6 +56,12 @@ pub struct Evaluator<'a> {
     graph: graph::Graph,
     /// `all_dependencies` of each service, once computed (sized on first use).
     all_dependencies: Vec<Option<Value<'a>>>,
+    /// `services`, once computed.
+    services: Option<Value<'a>>,
+    /// Results of functions of one service, per function and service (sized on first use).
+    calls: Vec<Vec<Option<Eval<'a>>>>,
+    /// The values of [`NodeKind::Hoisted`] expressions, once computed.
+    hoisted: Vec<Option<Eval<'a>>>,
     /// Every read, when explaining.
     pub trace: Option<Vec<Read>>,
     /// Every expression evaluated and its value, when explaining.
@@ -101,6 +109,9 @@ impl<'a> Evaluator<'a> {
             steps: 0,
             graph: graph::Graph::new(snapshot),
             all_dependencies: Vec::new(),
+            services: None,
+            calls: Vec::new(),
+            hoisted: vec![None; program.hoisted as usize],
             trace: None,
             explain: None,
         }
@@ -288,24 +299,10 @@ impl<'a> Evaluator<'a> {
     // ------------------------------------------------------------ the interpreter
 
     pub fn eval(&mut self, node: &'a Node) -> Eval<'a> {
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            return undecided(
-                UndecidedKind::Limit {
-                    message: format!("evaluation took more than {MAX_STEPS} steps"),
-                },
-                node.span,
-            );
+        if let NodeKind::Hoisted { index, node } = &node.kind {
+            return self.hoisted(*index, node);
         }
-        if self.depth >= MAX_DEPTH {
-            return undecided(
-                UndecidedKind::Limit {
-                    message: format!("evaluation nested more than {MAX_DEPTH} levels deep"),
-                },
-                node.span,
-            );
-        }
-        self.depth += 1;
+        self.enter(node.span)?;
         let result = self.eval_inner(node);
         self.depth -= 1;
         if self.explain.is_some() {
@@ -317,17 +314,13 @@ impl<'a> Evaluator<'a> {
     /// Charges `work` more steps for an operation that does that much at once (walking a list,
     /// building a string, searching the service graph), so that the budget bounds the time a
     /// rule takes, not only the number of expressions it visits.
+    #[inline]
     fn charge(&mut self, work: usize, span: Span) -> Result<(), Box<Undecided>> {
         self.steps = self
             .steps
             .saturating_add(u64::try_from(work).unwrap_or(u64::MAX));
         if self.steps > MAX_STEPS {
-            return Err(Box::new(Undecided {
-                kind: UndecidedKind::Limit {
-                    message: format!("evaluation took more than {MAX_STEPS} steps"),
-                },
-                span,
-            }));
+            return Err(too_many_steps(span));
         }
         Ok(())
     }
@@ -349,6 +342,11 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_bool(&mut self, node: &'a Node) -> Result<bool, Box<Undecided>> {
+        if self.explain.is_none() {
+            if let Some(decided) = self.fast_bool(node) {
+                return decided;
+            }
+        }
         match self.eval(node)? {
             Value::Bool(b) => Ok(b),
             _ => Err(Box::new(Undecided {
@@ -358,6 +356,124 @@ impl<'a> Evaluator<'a> {
                 span: node.span,
             })),
         }
+    }
+
+    /// The conditions rules are mostly made of (`and`, `or`, `not`, `is`, string equality),
+    /// decided without building a [`Value`] for every operand: quantifier bodies over hundreds
+    /// of services run through here. `None` sends the node down the general path, which gives
+    /// the same answer (and the diagnostics when something is missing); so does tracing.
+    fn fast_bool(&mut self, node: &'a Node) -> Option<Result<bool, Box<Undecided>>> {
+        match &node.kind {
+            NodeKind::And(operands) | NodeKind::Or(operands) => {
+                // `and` is decided by a false operand, `or` by a true one, even after an
+                // undecided one.
+                let deciding = matches!(node.kind, NodeKind::Or(_));
+                if let Err(u) = self.enter(node.span) {
+                    return Some(Err(u));
+                }
+                let mut pending = None;
+                let mut decided = None;
+                for operand in operands {
+                    match self.eval_bool(operand) {
+                        Ok(b) if b == deciding => {
+                            decided = Some(b);
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(u) => {
+                            pending.get_or_insert(u);
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(match decided {
+                    Some(b) => Ok(b),
+                    None => pending.map_or(Ok(!deciding), Err),
+                })
+            }
+            NodeKind::Not(inner) => {
+                if let Err(u) = self.enter(node.span) {
+                    return Some(Err(u));
+                }
+                let result = self.eval_bool(inner).map(|b| !b);
+                self.depth -= 1;
+                Some(result)
+            }
+            NodeKind::Is {
+                base,
+                predicate,
+                negated,
+            } if self.trace.is_none() => {
+                let svc = self.service(self.fast_service(base)?);
+                let holds = match predicate {
+                    Predicate::State(s) => svc.state()? == *s,
+                    Predicate::StartType(t) => svc.start_type()? == *t,
+                };
+                Some(self.charge(1, node.span).map(|()| holds != *negated))
+            }
+            NodeKind::Compare(cmp @ (Compare::Eq | Compare::Ne), l, r) => {
+                let (l, r) = (self.fast_str(l)?, self.fast_str(r)?);
+                let work = 1 + l.len().min(r.len()) / BYTES_PER_STEP;
+                Some(
+                    self.charge(work, node.span)
+                        .map(|()| (l == r) == (*cmp == Compare::Eq)),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// The service a loop variable or a literal `service("…")` holds, when that is all it takes.
+    fn fast_service(&self, node: &'a Node) -> Option<u32> {
+        match node.kind {
+            NodeKind::Local(slot) => match self.locals.get(self.frame + slot as usize)? {
+                Value::Service(i) => Some(*i),
+                _ => None,
+            },
+            NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
+            // `let eventlog = service("Eventlog")`, once computed.
+            NodeKind::Global(g) => match self.globals.get(g as usize)? {
+                Some(Ok(Value::Service(i))) => Some(*i),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A string literal, or a string field of such a service (when it is there and no read
+    /// needs recording).
+    fn fast_str(&self, node: &'a Node) -> Option<&'a str> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s),
+            NodeKind::ServiceField {
+                base,
+                field,
+                project: false,
+            } if self.trace.is_none() => {
+                let svc = self.service(self.fast_service(base)?);
+                match field {
+                    ServiceField::Name => Some(svc.name()),
+                    ServiceField::Account => svc.account(),
+                    ServiceField::DisplayName => svc.display_name(),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts a step and a level of nesting, or stops at the limits.
+    #[inline]
+    fn enter(&mut self, span: Span) -> Result<(), Box<Undecided>> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(too_many_steps(span));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(too_deep(span));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn eval_int(&mut self, node: &'a Node) -> Result<i64, Box<Undecided>> {
@@ -385,6 +501,14 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_service(&mut self, node: &'a Node) -> Result<u32, Box<Undecided>> {
+        // The loop variable of `all s in services: s is running`, read without a detour.
+        if let NodeKind::Local(slot) = node.kind {
+            if self.explain.is_none() {
+                if let Some(Value::Service(i)) = self.locals.get(self.frame + slot as usize) {
+                    return Ok(*i);
+                }
+            }
+        }
         match self.eval(node)? {
             Value::Service(i) => Ok(i),
             Value::Str(name) => match self.snapshot.services.get(name.as_str()) {
@@ -415,13 +539,18 @@ impl<'a> Evaluator<'a> {
             NodeKind::Global(g) => self.global(*g),
             NodeKind::Fact(f) => self.fact(*f, span),
             NodeKind::Services => {
+                if let Some(services) = &self.services {
+                    return Ok(services.clone());
+                }
                 let n = self.snapshot.services.len();
                 self.charge(n, span)?;
-                Ok(Value::list(
+                let services = Value::list(
                     (0..n)
                         .map(|i| Value::Service(u32::try_from(i).unwrap_or(u32::MAX)))
                         .collect(),
-                ))
+                );
+                self.services = Some(services.clone());
+                Ok(services)
             }
             NodeKind::Host(field) => {
                 let host = &self.snapshot.snapshot.host;
@@ -505,6 +634,17 @@ impl<'a> Evaluator<'a> {
                 negated,
             } => {
                 let i = self.eval_service(base)?;
+                if self.trace.is_none() {
+                    // Compared as enums; the general path below also records the read.
+                    let svc = self.service(i);
+                    let known = match predicate {
+                        Predicate::State(s) => svc.state().map(|actual| actual == *s),
+                        Predicate::StartType(t) => svc.start_type().map(|actual| actual == *t),
+                    };
+                    if let Some(holds) = known {
+                        return Ok(Value::Bool(holds != *negated));
+                    }
+                }
                 let holds = match predicate {
                     Predicate::State(s) => {
                         let state = self.service_field(i, ServiceField::State, span)?;
@@ -592,9 +732,12 @@ impl<'a> Evaluator<'a> {
                 let haystack = self.eval(haystack)?;
                 self.charge(weight(&haystack), span)?;
                 let found = match (kind, &haystack) {
-                    (Membership::List, Value::List(items)) => {
-                        items.iter().any(|v| v.equals(&needle))
-                    }
+                    (Membership::List, Value::List(items)) => match needle.as_str() {
+                        // The usual case (a name in a list of names), without the general
+                        // comparison's dispatch on both sides.
+                        Some(wanted) => items.iter().any(|v| v.as_str() == Some(wanted)),
+                        None => items.iter().any(|v| v.equals(&needle)),
+                    },
                     (Membership::Range, Value::Range(lo, hi)) => {
                         needle.as_int().is_some_and(|n| *lo <= n && n <= *hi)
                     }
@@ -701,24 +844,77 @@ impl<'a> Evaluator<'a> {
                 body,
             } => self.quantifier(*kind, *slot, source, body),
             NodeKind::Builtin(b, args) => self.builtin(*b, args, span),
-            NodeKind::Call(f, args) => {
-                let function = &self.program.functions[*f as usize];
-                let mut values = Vec::with_capacity(args.len());
-                for arg in args {
-                    values.push(self.eval(arg)?);
+            // Evaluated by `eval` before it gets here.
+            NodeKind::Hoisted { node, .. } => self.eval(node),
+            NodeKind::Call(f, args) => self.call(*f, args),
+        }
+    }
+
+    /// A call of a function of the pack. A function of one service is pure, so its result is
+    /// kept per service: `is_exchange(s)` is computed once per service and host, however many
+    /// definitions ask (when explaining, every call is shown as it happens).
+    fn call(&mut self, f: u32, args: &'a [Node]) -> Eval<'a> {
+        let ([arg], None) = (args, &self.explain) else {
+            return self.call_with(f, args, None);
+        };
+        let service = match self.eval(arg)? {
+            Value::Service(i) => i,
+            other => return self.call_with(f, args, Some(other)),
+        };
+        let known = self
+            .calls
+            .get(f as usize)
+            .and_then(|m| m.get(service as usize));
+        if let Some(Some(cached)) = known {
+            return cached.clone();
+        }
+        let result = self.call_with(f, args, Some(Value::Service(service)));
+        if cacheable(&result) {
+            if self.calls.is_empty() {
+                self.calls.resize(self.program.functions.len(), Vec::new());
+            }
+            let services = self.snapshot.services.len();
+            if let Some(memo) = self.calls.get_mut(f as usize) {
+                if memo.is_empty() {
+                    memo.resize(services, None);
                 }
-                let saved = self.frame;
-                let base = self.locals.len();
-                self.locals.extend(values);
-                self.locals
-                    .resize(base + function.body.slots as usize, Value::Bool(false));
-                self.frame = base;
-                let result = self.eval(&function.body.node);
-                self.frame = saved;
-                self.locals.truncate(base);
-                result
+                if let Some(slot) = memo.get_mut(service as usize) {
+                    *slot = Some(result.clone());
+                }
             }
         }
+        result
+    }
+
+    /// Calls function `f`; `first` is the value of its only argument when already computed.
+    fn call_with(&mut self, f: u32, args: &'a [Node], first: Option<Value<'a>>) -> Eval<'a> {
+        let function = &self.program.functions[f as usize];
+        // The arguments go straight into the callee's frame, above the caller's.
+        let base = self.locals.len();
+        let rest = match first {
+            Some(value) => {
+                self.locals.push(value);
+                args.get(1..).unwrap_or_default()
+            }
+            None => args,
+        };
+        for arg in rest {
+            match self.eval(arg) {
+                Ok(value) => self.locals.push(value),
+                Err(u) => {
+                    self.locals.truncate(base);
+                    return Err(u);
+                }
+            }
+        }
+        let saved = self.frame;
+        self.locals
+            .resize(base + function.body.slots as usize, Value::Bool(false));
+        self.frame = base;
+        let result = self.eval(&function.body.node);
+        self.frame = saved;
+        self.locals.truncate(base);
+        result
     }
 
     fn quantifier(
@@ -761,8 +957,10 @@ impl<'a> Evaluator<'a> {
             let r = self.eval(r)?;
             let (l, r) = (l.as_str().unwrap_or(""), r.as_str().unwrap_or(""));
             self.charge((l.len() + r.len()) / BYTES_PER_STEP, span)?;
-            let joined = format!("{l}{r}");
-            return Ok(Value::owned_str(joined));
+            let mut joined = SmolStrBuilder::new();
+            joined.push_str(l);
+            joined.push_str(r);
+            return Ok(Value::owned_str(joined.finish()));
         }
         let a = self.eval_int(l)?;
         let b = self.eval_int(r)?;
@@ -780,6 +978,22 @@ impl<'a> Evaluator<'a> {
             .map_or_else(|| runtime(format!("{a} {symbol} {b} overflows"), span), Ok)
     }
 
+    /// A host-invariant expression: computed once, then read from the cache. When explaining,
+    /// it is computed every time, so that every evaluation shows as written.
+    fn hoisted(&mut self, index: u32, node: &'a Node) -> Eval<'a> {
+        if self.explain.is_some() {
+            return self.eval(node);
+        }
+        if let Some(cached) = &self.hoisted[index as usize] {
+            return cached.clone();
+        }
+        let result = self.eval(node);
+        if cacheable(&result) {
+            self.hoisted[index as usize] = Some(result.clone());
+        }
+        result
+    }
+
     fn global(&mut self, g: u32) -> Eval<'a> {
         if let Some(cached) = &self.globals[g as usize] {
             return cached.clone();
@@ -793,9 +1007,7 @@ impl<'a> Evaluator<'a> {
         let result = self.eval(&def.body.node);
         self.frame = saved;
         self.locals.truncate(base);
-        // Limits hit while computing a definition belong to the rule that asked, not to every
-        // later rule, so they are not cached.
-        if !matches!(&result, Err(u) if matches!(u.kind, UndecidedKind::Limit { .. })) {
+        if cacheable(&result) {
             self.globals[g as usize] = Some(result.clone());
         }
         result
@@ -946,10 +1158,12 @@ impl<'a> Evaluator<'a> {
     }
 
     fn builtin(&mut self, builtin: Builtin, args: &'a [Node], span: Span) -> Eval<'a> {
-        let mut values = Vec::with_capacity(args.len());
-        for arg in args {
-            values.push(self.eval(arg)?);
+        // No builtin takes more than two arguments (the checker holds calls to that).
+        let mut argument_values = [Value::Bool(false), Value::Bool(false)];
+        for (value, arg) in argument_values.iter_mut().zip(args) {
+            *value = self.eval(arg)?;
         }
+        let values = &mut argument_values[..args.len().min(2)];
         let work = match builtin {
             // Sorting costs n log n comparisons; the rest walk their arguments once.
             Builtin::Sort => values.first().map_or(0, |v| {
@@ -981,10 +1195,10 @@ impl<'a> Evaluator<'a> {
                         .bytes()
                         .all(|b| b.is_ascii() && !b.is_ascii_uppercase()) =>
             {
-                values.swap_remove(0)
+                std::mem::replace(&mut values[0], Value::Bool(false))
             }
-            Builtin::Lower => Value::owned_str(text(0).to_lowercase()),
-            Builtin::Upper => Value::owned_str(text(0).to_uppercase()),
+            Builtin::Lower => Value::owned_str(change_case(text(0), false)),
+            Builtin::Upper => Value::owned_str(change_case(text(0), true)),
             Builtin::Len => {
                 let n = match &values[0] {
                     Value::Str(s) => s.as_str().chars().count(),
@@ -1092,6 +1306,59 @@ impl<'a> Evaluator<'a> {
             }
         })
     }
+}
+
+#[cold]
+fn too_many_steps(span: Span) -> Box<Undecided> {
+    Box::new(Undecided {
+        kind: UndecidedKind::Limit {
+            message: format!("evaluation took more than {MAX_STEPS} steps"),
+        },
+        span,
+    })
+}
+
+#[cold]
+fn too_deep(span: Span) -> Box<Undecided> {
+    Box::new(Undecided {
+        kind: UndecidedKind::Limit {
+            message: format!("evaluation nested more than {MAX_DEPTH} levels deep"),
+        },
+        span,
+    })
+}
+
+/// `lower`/`upper`: ASCII (service names, accounts) byte by byte, anything else by Unicode's
+/// rules.
+fn change_case(text: &str, upper: bool) -> SmolStr {
+    if !text.is_ascii() {
+        return SmolStr::from(if upper {
+            text.to_uppercase()
+        } else {
+            text.to_lowercase()
+        });
+    }
+    let mut buffer = [0u8; 64];
+    let Some(bytes) = buffer.get_mut(..text.len()) else {
+        return SmolStr::from(if upper {
+            text.to_ascii_uppercase()
+        } else {
+            text.to_ascii_lowercase()
+        });
+    };
+    bytes.copy_from_slice(text.as_bytes());
+    if upper {
+        bytes.make_ascii_uppercase();
+    } else {
+        bytes.make_ascii_lowercase();
+    }
+    SmolStr::new(std::str::from_utf8(bytes).unwrap_or_default())
+}
+
+/// Limits hit while computing a definition or a hoisted expression belong to the rule that
+/// asked, not to every later rule, so they are not cached.
+fn cacheable(result: &Eval<'_>) -> bool {
+    !matches!(result, Err(u) if matches!(u.kind, UndecidedKind::Limit { .. }))
 }
 
 /// The work of walking a value once, as [`Evaluator::charge`] counts it: its items, or its

@@ -4,15 +4,20 @@
 use std::fmt;
 use std::rc::Rc;
 
+use smol_str::SmolStr;
+
 use crate::check::types::Type;
 
 #[derive(Debug, Clone)]
 pub enum Str<'a> {
     Borrowed(&'a str),
-    Owned(Rc<str>),
+    /// Built during evaluation (`lower`, `+`, `join`…): kept inline when short (most service
+    /// names are), shared when long, so building and copying one rarely allocates.
+    Owned(SmolStr),
 }
 
 impl Str<'_> {
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Str::Borrowed(s) => s,
@@ -46,7 +51,7 @@ impl<'a> Value<'a> {
         Value::Str(Str::Borrowed(s))
     }
 
-    pub fn owned_str(s: impl Into<Rc<str>>) -> Value<'a> {
+    pub fn owned_str(s: impl Into<SmolStr>) -> Value<'a> {
         Value::Str(Str::Owned(s.into()))
     }
 
@@ -68,6 +73,7 @@ impl<'a> Value<'a> {
         }
     }
 
+    #[inline]
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s.as_str()),

@@ -146,16 +146,27 @@ pub enum WellKnownAccount {
 
 impl WellKnownAccount {
     pub fn parse(account: &str) -> Option<WellKnownAccount> {
-        let lower = account.trim().to_ascii_lowercase();
-        let bare = lower
-            .strip_prefix(".\\")
-            .or_else(|| lower.strip_prefix("nt authority\\"))
-            .unwrap_or(&lower);
-        match bare {
-            "localsystem" | "system" | "local system" => Some(WellKnownAccount::LocalSystem),
-            "localservice" | "local service" => Some(WellKnownAccount::LocalService),
-            "networkservice" | "network service" => Some(WellKnownAccount::NetworkService),
-            _ => None,
+        // Compared without regard to ASCII case, without building a lower-case copy: this runs
+        // for every `runs as` on every host.
+        let account = account.trim();
+        let strip = |prefix: &str| {
+            account
+                .get(..prefix.len())
+                .filter(|head| head.eq_ignore_ascii_case(prefix))
+                .and_then(|_| account.get(prefix.len()..))
+        };
+        let bare = strip(".\\")
+            .or_else(|| strip("nt authority\\"))
+            .unwrap_or(account);
+        let is = |name: &str| bare.eq_ignore_ascii_case(name);
+        if is("localsystem") || is("system") || is("local system") {
+            Some(WellKnownAccount::LocalSystem)
+        } else if is("localservice") || is("local service") {
+            Some(WellKnownAccount::LocalService)
+        } else if is("networkservice") || is("network service") {
+            Some(WellKnownAccount::NetworkService)
+        } else {
+            None
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    #[inline]
     fn str(&self, p: Piece) -> &str {
         let all: &str = if p.in_text { &self.text } else { &self.extra };
         all.get(p.start as usize..p.start as usize + p.len as usize)
@@ -87,22 +88,27 @@ pub struct ServiceRef<'s> {
 }
 
 impl<'s> ServiceRef<'s> {
+    #[inline]
     pub fn name(&self) -> &'s str {
         self.store.str(self.record.name)
     }
 
+    #[inline]
     pub fn display_name(&self) -> Option<&'s str> {
         self.record.display_name.map(|p| self.store.str(p))
     }
 
+    #[inline]
     pub fn state(&self) -> Option<ServiceState> {
         self.record.state
     }
 
+    #[inline]
     pub fn start_type(&self) -> Option<StartType> {
         self.record.start_type
     }
 
+    #[inline]
     pub fn account(&self) -> Option<&'s str> {
         self.record.account.map(|p| self.store.str(p))
     }
@@ -273,6 +279,7 @@ impl ServiceIndex {
     }
 
     /// The service at an index from [`ServiceIndex::get`] (or below [`ServiceIndex::len`]).
+    #[inline]
     pub fn service(&self, index: u32) -> ServiceRef<'_> {
         ServiceRef {
             store: &self.store,
