@@ -421,7 +421,7 @@ pub fn node_json(node: &Node) -> Option<serde_json::Value> {
         NodeKind::Bool(b) => serde_json::Value::Bool(*b),
         NodeKind::Int(i) => serde_json::Value::from(*i),
         NodeKind::Str(s) => serde_json::Value::String(s.to_string()),
-        NodeKind::Hoisted { node, .. } => return node_json(node),
+        NodeKind::Hoisted { node, .. } | NodeKind::Tested { node, .. } => return node_json(node),
         NodeKind::Neg(inner) => match &inner.kind {
             NodeKind::Int(i) => serde_json::Value::from(i.checked_neg()?),
             _ => return None,

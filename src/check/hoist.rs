@@ -135,11 +135,12 @@ fn worth_hoisting(kind: &NodeKind) -> bool {
             | NodeKind::Host(_)
             | NodeKind::ServiceNamed(_)
             | NodeKind::Hoisted { .. }
+            | NodeKind::Tested { .. }
     )
 }
 
 /// The sub-expressions of a node that binds no local.
-fn direct_children(kind: &mut NodeKind) -> Vec<&mut Node> {
+pub(super) fn direct_children(kind: &mut NodeKind) -> Vec<&mut Node> {
     match kind {
         NodeKind::Bool(_)
         | NodeKind::Int(_)
@@ -155,7 +156,8 @@ fn direct_children(kind: &mut NodeKind) -> Vec<&mut Node> {
         | NodeKind::Is { base, .. }
         | NodeKind::Not(base)
         | NodeKind::Neg(base)
-        | NodeKind::Hoisted { node: base, .. } => vec![&mut **base],
+        | NodeKind::Hoisted { node: base, .. }
+        | NodeKind::Tested { node: base, .. } => vec![&mut **base],
         NodeKind::And(items)
         | NodeKind::Or(items)
         | NodeKind::List(items)

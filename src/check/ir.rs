@@ -355,4 +355,40 @@ pub enum NodeKind {
         index: u32,
         node: Box<Node>,
     },
+    /// The body or filter of a loop (`node`), also compiled to a [`ServiceTest`] that decides
+    /// it without building values (see `check::service_test`).
+    Tested {
+        test: ServiceTest,
+        node: Box<Node>,
+    },
+}
+
+/// A condition on services held by loop variables: `s is running and s.name != "EventLog"`.
+/// It reads nothing but the snapshot's service records, so evaluating it builds no values.
+#[derive(Debug)]
+pub enum ServiceTest {
+    And(Vec<ServiceTest>),
+    Or(Vec<ServiceTest>),
+    Not(Box<ServiceTest>),
+    Is {
+        slot: u32,
+        predicate: Predicate,
+        negated: bool,
+    },
+    Equal {
+        left: TestText,
+        right: TestText,
+        negated: bool,
+    },
+}
+
+/// A string a [`ServiceTest`] compares.
+#[derive(Debug)]
+pub enum TestText {
+    Literal(Arc<str>),
+    /// `name`, `display_name` or `account` of the service in a local slot.
+    Field {
+        slot: u32,
+        field: ServiceField,
+    },
 }

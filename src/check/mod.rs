@@ -6,6 +6,7 @@ mod expr;
 mod hoist;
 pub mod ir;
 mod order;
+mod service_test;
 pub mod types;
 
 use std::collections::{BTreeSet, HashMap};
@@ -113,6 +114,7 @@ pub fn check(packs: &[ParsedPack], sources: &SourceMap) -> (Option<Program>, Vec
     let program = (!has_errors).then(|| {
         let mut program = checker.program;
         hoist::hoist(&mut program);
+        service_test::compile(&mut program);
         program
     });
     (program, checker.diags)

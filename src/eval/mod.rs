@@ -299,8 +299,10 @@ impl<'a> Evaluator<'a> {
     // ------------------------------------------------------------ the interpreter
 
     pub fn eval(&mut self, node: &'a Node) -> Eval<'a> {
-        if let NodeKind::Hoisted { index, node } = &node.kind {
-            return self.hoisted(*index, node);
+        match &node.kind {
+            NodeKind::Hoisted { index, node } => return self.hoisted(*index, node),
+            NodeKind::Tested { node, .. } => return self.eval(node),
+            _ => {}
         }
         self.enter(node.span)?;
         let result = self.eval_inner(node);
@@ -342,6 +344,16 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_bool(&mut self, node: &'a Node) -> Result<bool, Box<Undecided>> {
+        if let NodeKind::Tested { test, node: body } = &node.kind {
+            if self.explain.is_none() && self.trace.is_none() {
+                self.charge(1, node.span)?;
+                if let Some(holds) = self.run_test(test) {
+                    return Ok(holds);
+                }
+            }
+            // Explaining, tracing, or data the test cannot read: as written.
+            return self.eval_bool(body);
+        }
         if self.explain.is_none() {
             if let Some(decided) = self.fast_bool(node) {
                 return decided;
@@ -423,13 +435,73 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// A compiled loop body or filter; `None` when something it reads is missing (the body
+    /// as written then says what).
+    fn run_test(&self, test: &'a ServiceTest) -> Option<bool> {
+        match test {
+            ServiceTest::And(tests) => {
+                for t in tests {
+                    if !self.run_test(t)? {
+                        return Some(false);
+                    }
+                }
+                Some(true)
+            }
+            ServiceTest::Or(tests) => {
+                for t in tests {
+                    if self.run_test(t)? {
+                        return Some(true);
+                    }
+                }
+                Some(false)
+            }
+            ServiceTest::Not(t) => Some(!self.run_test(t)?),
+            ServiceTest::Is {
+                slot,
+                predicate,
+                negated,
+            } => {
+                let svc = self.service(self.local_service(*slot)?);
+                let holds = match predicate {
+                    Predicate::State(s) => svc.state()? == *s,
+                    Predicate::StartType(t) => svc.start_type()? == *t,
+                };
+                Some(holds != *negated)
+            }
+            ServiceTest::Equal {
+                left,
+                right,
+                negated,
+            } => Some((self.test_text(left)? == self.test_text(right)?) != *negated),
+        }
+    }
+
+    fn test_text(&self, text: &'a TestText) -> Option<&'a str> {
+        match text {
+            TestText::Literal(s) => Some(s),
+            TestText::Field { slot, field } => {
+                let svc = self.service(self.local_service(*slot)?);
+                match field {
+                    ServiceField::Name => Some(svc.name()),
+                    ServiceField::Account => svc.account(),
+                    ServiceField::DisplayName => svc.display_name(),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    fn local_service(&self, slot: u32) -> Option<u32> {
+        match self.locals.get(self.frame + slot as usize)? {
+            Value::Service(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// The service a loop variable or a literal `service("…")` holds, when that is all it takes.
     fn fast_service(&self, node: &'a Node) -> Option<u32> {
         match node.kind {
-            NodeKind::Local(slot) => match self.locals.get(self.frame + slot as usize)? {
-                Value::Service(i) => Some(*i),
-                _ => None,
-            },
+            NodeKind::Local(slot) => self.local_service(slot),
             NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
             // `let eventlog = service("Eventlog")`, once computed.
             NodeKind::Global(g) => match self.globals.get(g as usize)? {
@@ -845,7 +917,7 @@ impl<'a> Evaluator<'a> {
             } => self.quantifier(*kind, *slot, source, body),
             NodeKind::Builtin(b, args) => self.builtin(*b, args, span),
             // Evaluated by `eval` before it gets here.
-            NodeKind::Hoisted { node, .. } => self.eval(node),
+            NodeKind::Hoisted { node, .. } | NodeKind::Tested { node, .. } => self.eval(node),
             NodeKind::Call(f, args) => self.call(*f, args),
         }
     }
