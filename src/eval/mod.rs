@@ -999,9 +999,24 @@ impl<'a> Evaluator<'a> {
         let items = self.eval_list(source)?;
         let mut pending: Option<Box<Undecided>> = None;
         let mut count: i64 = 0;
+        // A compiled body runs here directly, item after item (what `eval_bool` would do).
+        let test = match (&body.kind, &self.explain, &self.trace) {
+            (NodeKind::Tested { test, node }, None, None) => Some((test, &**node)),
+            _ => None,
+        };
         for item in items.iter() {
             self.locals[self.frame + slot as usize] = item.clone();
-            match (kind, self.eval_bool(body)) {
+            let holds = match test {
+                Some((test, as_written)) => {
+                    self.charge(1, body.span)?;
+                    match self.run_test(test) {
+                        Some(holds) => Ok(holds),
+                        None => self.eval_bool(as_written),
+                    }
+                }
+                None => self.eval_bool(body),
+            };
+            match (kind, holds) {
                 (Quantifier::All, Ok(false)) => return Ok(Value::Bool(false)),
                 (Quantifier::Any, Ok(true)) => return Ok(Value::Bool(true)),
                 (Quantifier::None, Ok(true)) => return Ok(Value::Bool(false)),
