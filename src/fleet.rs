@@ -2,8 +2,9 @@
 //! parallel with memory bounded by the work in flight, reported in input order.
 //!
 //! One thread reads snapshots (lines of a stream go into reused buffers), `jobs` long-lived
-//! workers load and evaluate them, and the calling thread receives the outcomes strictly in
-//! input order as they come (see [`pool`]). Whatever the number of threads, the writer sees the same sequence, so reports are
+//! workers load, evaluate and, for the formats that stream, render each host's part of the
+//! report, and the calling thread writes the parts strictly in input order as they come (see
+//! [`pool`]). Whatever the number of threads, the writer sees the same sequence, so reports are
 //! byte-identical. At most a few snapshots per worker are in flight, so memory does not grow
 //! with the number of hosts. A line of a stream that is not a snapshot is reported (named
 //! `file:line`) without stopping the other hosts.
@@ -210,6 +211,41 @@ pub fn for_each_host(
     on_host: impl FnMut(HostOutcome),
 ) {
     run(sources, options, evaluate, |outcome| outcome, on_host);
+}
+
+/// Evaluates every snapshot of `sources` into `writer`, in input order. A snapshot that cannot
+/// be read or parsed goes to `on_problem` as a diagnostic instead, its text registered in
+/// `source_map`. For the formats that stream (human, JSON, GitHub) each host's part of the
+/// report is rendered on the worker that evaluated it, so that the writer only writes.
+pub fn write_reports(
+    sources: &[Source],
+    options: Options,
+    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+    writer: &mut ReportWriter<'_>,
+    source_map: &mut SourceMap,
+    mut on_problem: impl FnMut(Diag, &SourceMap),
+) {
+    // The workers render against a copy of the map as it is now (the files are shared, not
+    // copied): results point into policy files, all loaded by now, while the map itself gains
+    // the text of each broken snapshot on this thread as its diagnostic is made.
+    let renderer = writer.renderer(source_map.clone());
+    let finish = |outcome: HostOutcome| match (&renderer, outcome) {
+        (Some(renderer), HostOutcome::Report(report)) => Done::Rendered(renderer.render(&report)),
+        (_, outcome) => Done::Outcome(outcome),
+    };
+    run(sources, options, evaluate, finish, |done| match done {
+        Done::Rendered(fragment) => writer.fragment(fragment),
+        Done::Outcome(outcome) => match outcome.into_diag(source_map) {
+            Ok(report) => writer.host(source_map, &report),
+            Err(d) => on_problem(d, source_map),
+        },
+    });
+}
+
+/// What a worker hands to the writer in [`write_reports`].
+enum Done {
+    Rendered(Fragment),
+    Outcome(HostOutcome),
 }
 
 /// Reads the sources, loads and evaluates each snapshot and applies `finish` to the outcome on
@@ -513,6 +549,64 @@ enum Kind<'p> {
     Markdown(report::markdown::MarkdownBuilder<'p>),
 }
 
+/// Renders one snapshot's part of a streamed report; shared by the workers of a fleet.
+pub struct Renderer<'p> {
+    program: &'p Program,
+    sources: SourceMap,
+    style: Style,
+    fail_on: FailOn,
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Human(crate::diag::RenderOptions),
+    Json,
+    Github,
+}
+
+impl Renderer<'_> {
+    pub fn render(&self, report: &SnapshotReport) -> Fragment {
+        let (program, sources) = (self.program, &self.sources);
+        let text = match self.style {
+            Style::Human(options) => {
+                report::human::render(program, sources, std::slice::from_ref(report), options)
+            }
+            Style::Json => report::json::snapshot(program, sources, report, true),
+            Style::Github => report::github::snapshot(program, sources, report),
+        };
+        Fragment {
+            text,
+            json: matches!(self.style, Style::Json),
+            tally: Tally::of(program, self.fail_on, report),
+        }
+    }
+}
+
+/// One snapshot's part of a streamed report, and what the end of the report counts from it.
+pub struct Fragment {
+    text: String,
+    /// A JSON array element, rendered as the first one.
+    json: bool,
+    tally: Tally,
+}
+
+/// What the writer keeps of each report: the verdict and the counts for the summary.
+struct Tally {
+    fails: bool,
+    summary: Summary,
+    waived: usize,
+}
+
+impl Tally {
+    fn of(program: &Program, fail_on: FailOn, report: &SnapshotReport) -> Tally {
+        Tally {
+            fails: report.fails(program, fail_on),
+            summary: report.summary,
+            waived: report.waived_count(),
+        }
+    }
+}
+
 /// Writes a report as snapshots arrive: human, JSON and GitHub output stream out; SARIF,
 /// JUnit and Markdown keep only what their document needs (findings, test cases, summaries).
 pub struct ReportWriter<'p> {
@@ -592,15 +686,7 @@ impl<'p> ReportWriter<'p> {
 
     /// Adds one snapshot's report.
     pub fn host(&mut self, sources: &SourceMap, report: &SnapshotReport) {
-        if report.fails(self.program, self.fail_on) {
-            self.failed = true;
-        }
-        let s = report.summary;
-        self.totals.pass += s.pass;
-        self.totals.fail += s.fail;
-        self.totals.not_applicable += s.not_applicable;
-        self.totals.error += s.error;
-        self.waived += report.waived_count();
+        self.tally(&Tally::of(self.program, self.fail_on, report));
         let text = match &mut self.kind {
             Kind::Human(options) => report::human::render(
                 self.program,
@@ -625,6 +711,49 @@ impl<'p> ReportWriter<'p> {
         };
         self.count += 1;
         self.write(&text);
+    }
+
+    /// What renders one snapshot's part of the report away from the writer, for the formats
+    /// whose parts do not depend on each other (human, JSON, GitHub); `None` for the others,
+    /// whose documents are built from every report in turn.
+    pub fn renderer(&self, sources: SourceMap) -> Option<Renderer<'p>> {
+        let style = match &self.kind {
+            Kind::Human(options) => Style::Human(*options),
+            Kind::Json => Style::Json,
+            Kind::Github => Style::Github,
+            Kind::Sarif(_) | Kind::Junit(_) | Kind::Markdown(_) => return None,
+        };
+        Some(Renderer {
+            program: self.program,
+            sources,
+            style,
+            fail_on: self.fail_on,
+        })
+    }
+
+    /// Adds one snapshot's report, rendered by [`Renderer::render`]: the same bytes as
+    /// [`ReportWriter::host`] writes for it.
+    pub fn fragment(&mut self, fragment: Fragment) {
+        self.tally(&fragment.tally);
+        if fragment.json && self.count > 0 {
+            // The renderer cannot know whether a snapshot came before; `json::snapshot` with
+            // `first = false` is the same text after a comma.
+            self.write(",");
+        }
+        self.count += 1;
+        self.write(&fragment.text);
+    }
+
+    fn tally(&mut self, tally: &Tally) {
+        if tally.fails {
+            self.failed = true;
+        }
+        let s = tally.summary;
+        self.totals.pass += s.pass;
+        self.totals.fail += s.fail;
+        self.totals.not_applicable += s.not_applicable;
+        self.totals.error += s.error;
+        self.waived += tally.waived;
     }
 
     /// Whether any snapshot had a failing (unwaived) rule at or above `--fail-on`.
