@@ -1,10 +1,12 @@
 //! Fleets: many snapshots from files, globs, standard input and NDJSON streams, evaluated in
 //! parallel with memory bounded by the work in flight, reported in input order.
 //!
-//! Snapshots are read in batches (a few per worker, and at most [`MAX_BATCH_BYTES`] of text);
-//! a batch is evaluated on up to `jobs` threads; its reports are handed to the caller in input
-//! order and dropped. Whatever the number of threads, the caller sees the same sequence, so
-//! reports are byte-identical. A line of a stream that is not a snapshot is reported (named
+//! One thread reads snapshots (lines of a stream go into reused buffers), `jobs` long-lived
+//! workers load, evaluate and, for the formats that stream, render each host's part of the
+//! report, and the calling thread writes the parts strictly in input order as they come (see
+//! [`pool`]). Whatever the number of threads, the writer sees the same sequence, so reports are
+//! byte-identical. At most a few snapshots per worker are in flight, so memory does not grow
+//! with the number of hosts. A line of a stream that is not a snapshot is reported (named
 //! `file:line`) without stopping the other hosts.
 
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -26,10 +28,20 @@ pub mod codes {
     pub const UNWRITABLE: &str = "expolicy::io::unwritable";
 }
 
-/// Text read ahead of evaluation is capped at this many bytes per batch.
-pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
-/// Snapshots read ahead per worker thread.
-pub const BATCH_PER_JOB: usize = 4;
+mod pool;
+
+/// The reader waits while the snapshots read and not yet reported hold this many bytes of text.
+pub const MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
+/// Snapshots read and not yet reported, per worker thread that started: enough that a worker
+/// always finds the next one ready while the writer waits for a slower one before it.
+pub const IN_FLIGHT_PER_JOB: usize = 4;
+/// Workers at most (unless there are more cores), whatever `--jobs` asks: threads beyond the
+/// cores only cost memory, and each reserves address space for its stack, which runs out in
+/// the tens of thousands of threads.
+const MAX_WORKERS: usize = 256;
+/// Line buffers up to this capacity are reused; a larger one (a huge host) is freed, so that
+/// one outlier does not pin its memory for the rest of the stream.
+const MAX_RECYCLED_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Where snapshots come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,41 +202,94 @@ impl Options {
 }
 
 /// Evaluates every snapshot of `sources` with `evaluate`, calling `on_host` for each in input
-/// order. At most one batch of snapshots is held at a time.
+/// order. At most [`IN_FLIGHT_PER_JOB`] snapshots per worker (and about [`MAX_IN_FLIGHT_BYTES`]
+/// of text) are held at a time.
 pub fn for_each_host(
     sources: &[Source],
     options: Options,
     evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
-    mut on_host: impl FnMut(HostOutcome),
+    on_host: impl FnMut(HostOutcome),
+) {
+    run(sources, options, evaluate, |outcome| outcome, on_host);
+}
+
+/// Evaluates every snapshot of `sources` into `writer`, in input order. A snapshot that cannot
+/// be read or parsed goes to `on_problem` as a diagnostic instead, its text registered in
+/// `source_map`. For the formats that stream (human, JSON, GitHub) each host's part of the
+/// report is rendered on the worker that evaluated it, so that the writer only writes.
+pub fn write_reports(
+    sources: &[Source],
+    options: Options,
+    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+    writer: &mut ReportWriter<'_>,
+    source_map: &mut SourceMap,
+    mut on_problem: impl FnMut(Diag, &SourceMap),
+) {
+    // The workers render against a copy of the map as it is now (the files are shared, not
+    // copied): results point into policy files, all loaded by now, while the map itself gains
+    // the text of each broken snapshot on this thread as its diagnostic is made.
+    let renderer = writer.renderer(source_map.clone());
+    let finish = |outcome: HostOutcome| match (&renderer, outcome) {
+        (Some(renderer), HostOutcome::Report(report)) => Done::Rendered(renderer.render(&report)),
+        (_, outcome) => Done::Outcome(outcome),
+    };
+    run(sources, options, evaluate, finish, |done| match done {
+        Done::Rendered(fragment) => writer.fragment(fragment),
+        Done::Outcome(outcome) => match outcome.into_diag(source_map) {
+            Ok(report) => writer.host(source_map, &report),
+            Err(d) => on_problem(d, source_map),
+        },
+    });
+}
+
+/// What a worker hands to the writer in [`write_reports`].
+enum Done {
+    Rendered(Fragment),
+    Outcome(HostOutcome),
+}
+
+/// Reads the sources, loads and evaluates each snapshot and applies `finish` to the outcome on
+/// the workers, then calls `on_done` on this thread in input order, updating the progress bar.
+fn run<T: Send>(
+    sources: &[Source],
+    options: Options,
+    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+    finish: impl Fn(HostOutcome) -> T + Sync,
+    mut on_done: impl FnMut(T),
 ) {
     let progress = options.progress.then(|| progress_bar(sources));
-    let batch_len = options.jobs.saturating_mul(BATCH_PER_JOB).max(1);
+    let streams = sources.iter().any(|s| matches!(s, Source::Stream(_)));
+    // A list of files needs no more workers than it has files.
+    let wanted = if streams {
+        options.jobs
+    } else {
+        options.jobs.min(sources.len())
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let limits = pool::Limits {
+        workers: wanted.min(MAX_WORKERS.max(cores)).max(1),
+        in_flight_per_worker: IN_FLIGHT_PER_JOB,
+        max_bytes: MAX_IN_FLIGHT_BYTES,
+    };
+    // Buffers go back from the workers to the reader once their text has been copied into the
+    // loaded snapshot, so that lines are read into warm buffers of the right size instead of a
+    // fresh, repeatedly grown `Vec` each.
+    let (give_back, take_back) = std::sync::mpsc::channel::<Vec<u8>>();
     let mut reader = Reader::new(sources);
-    loop {
-        let mut batch = Vec::with_capacity(batch_len);
-        let mut bytes = 0;
-        while batch.len() < batch_len && bytes < MAX_BATCH_BYTES {
-            match reader.next() {
-                Some(item) => {
-                    bytes += item.bytes.as_ref().map_or(0, Vec::len);
-                    batch.push(item);
-                }
-                None => break,
-            }
+    let produce = move || {
+        let buf = take_back.try_recv().unwrap_or_default();
+        let item = reader.next(buf)?;
+        let bytes = item.bytes.as_ref().map_or(0, Vec::len);
+        Some((item, bytes))
+    };
+    let work = |item: Item| finish(evaluate_one(item, evaluate, &give_back));
+    pool::run(limits, produce, work, |done| match &progress {
+        Some(bar) => {
+            bar.suspend(|| on_done(done));
+            bar.inc(1);
         }
-        if batch.is_empty() {
-            break;
-        }
-        for outcome in evaluate_batch(batch, options.jobs, evaluate) {
-            match &progress {
-                Some(bar) => {
-                    bar.suspend(|| on_host(outcome));
-                    bar.inc(1);
-                }
-                None => on_host(outcome),
-            }
-        }
-    }
+        None => on_done(done),
+    });
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -252,67 +317,27 @@ fn progress_bar(sources: &[Source]) -> indicatif::ProgressBar {
 fn evaluate_one(
     item: Item,
     evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
+    give_back: &std::sync::mpsc::Sender<Vec<u8>>,
 ) -> HostOutcome {
-    let bytes = match item.bytes {
+    let mut bytes = match item.bytes {
         Ok(b) => b,
         Err(d) => return HostOutcome::Unreadable(d),
     };
-    match snapshot::load(&item.source, &bytes) {
-        Ok(loaded) => {
-            drop(bytes);
-            HostOutcome::Report(evaluate(&loaded))
-        }
+    let loaded = snapshot::load(&item.source, &bytes);
+    // The loaded snapshot (or the error) has its own copy of the text.
+    if bytes.capacity() <= MAX_RECYCLED_BUFFER {
+        bytes.clear();
+        // The reader may have finished already; then the buffer is simply freed.
+        let _ = give_back.send(bytes);
+    }
+    match loaded {
+        Ok(loaded) => HostOutcome::Report(evaluate(&loaded)),
         Err((error, text)) => HostOutcome::Invalid {
             source: item.source,
             error,
             text,
         },
     }
-}
-
-/// Evaluates a batch on up to `jobs` threads; the outcomes come back in the batch's order.
-fn evaluate_batch(
-    batch: Vec<Item>,
-    jobs: usize,
-    evaluate: &(dyn Fn(&LoadedSnapshot) -> SnapshotReport + Sync),
-) -> Vec<HostOutcome> {
-    let n = batch.len();
-    let threads = jobs.min(n);
-    if threads <= 1 {
-        return batch
-            .into_iter()
-            .map(|i| evaluate_one(i, evaluate))
-            .collect();
-    }
-    let mut groups: Vec<Vec<(usize, Item)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, item) in batch.into_iter().enumerate() {
-        groups[i % threads].push((i, item));
-    }
-    let mut slots: Vec<Option<HostOutcome>> = (0..n).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|group| {
-                scope.spawn(move || {
-                    group
-                        .into_iter()
-                        .map(|(i, item)| (i, evaluate_one(item, evaluate)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for handle in handles {
-            match handle.join() {
-                Ok(done) => {
-                    for (i, outcome) in done {
-                        slots[i] = Some(outcome);
-                    }
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-    });
-    slots.into_iter().flatten().collect()
 }
 
 /// Reads items from the sources one at a time.
@@ -323,7 +348,7 @@ struct Reader<'s> {
 
 struct Stream {
     name: String,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     line: usize,
 }
 
@@ -335,12 +360,17 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn next(&mut self) -> Option<Item> {
+    /// The next item, read into `buf` (whatever it held is discarded).
+    fn next(&mut self, mut buf: Vec<u8>) -> Option<Item> {
+        buf.clear();
         loop {
             if let Some(stream) = &mut self.stream {
-                match stream.next_line() {
-                    Some(item) => return Some(item),
-                    None => self.stream = None,
+                match stream.next_line(buf) {
+                    Ok(item) => return Some(item),
+                    Err(unused) => {
+                        buf = unused;
+                        self.stream = None;
+                    }
                 }
             }
             let source = self.sources.next()?;
@@ -348,20 +378,19 @@ impl<'s> Reader<'s> {
                 Source::File(path) => {
                     let name = path.display().to_string();
                     return Some(Item {
-                        bytes: read_file(&name, path),
+                        bytes: read_file(&name, path, buf),
                         source: name,
                     });
                 }
                 Source::Stdin => {
-                    let mut bytes = Vec::new();
                     let read = std::io::stdin()
                         .lock()
                         .take(snapshot::MAX_SNAPSHOT_BYTES as u64 + 1)
-                        .read_to_end(&mut bytes);
+                        .read_to_end(&mut buf);
                     return Some(Item {
                         source: "<stdin>".to_string(),
                         bytes: match read {
-                            Ok(_) => Ok(bytes),
+                            Ok(_) => Ok(buf),
                             Err(e) => Err(Diag::error(
                                 snapshot::codes::UNREADABLE,
                                 format!("cannot read standard input: {e}"),
@@ -371,7 +400,7 @@ impl<'s> Reader<'s> {
                 }
                 Source::Stream(path) => {
                     let name = source.name();
-                    let reader: Box<dyn BufRead> = match path {
+                    let reader: Box<dyn BufRead + Send> = match path {
                         None => Box::new(BufReader::new(std::io::stdin())),
                         Some(p) => match std::fs::File::open(p) {
                             Ok(f) => Box::new(BufReader::with_capacity(1 << 20, f)),
@@ -399,44 +428,41 @@ impl<'s> Reader<'s> {
 }
 
 impl Stream {
-    /// The next non-blank line as an item, or `None` at the end of the stream.
-    fn next_line(&mut self) -> Option<Item> {
+    /// The next non-blank line as an item, read into `buf` (which must be empty); at the end
+    /// of the stream, `buf` comes back unused.
+    fn next_line(&mut self, mut buf: Vec<u8>) -> Result<Item, Vec<u8>> {
         loop {
             self.line += 1;
-            let mut buf = Vec::new();
+            buf.clear();
             let limit = snapshot::MAX_SNAPSHOT_BYTES as u64 + 1;
-            let read = (&mut self.reader).take(limit).read_until(b'\n', &mut buf);
-            let source = format!("{}:{}", self.name, self.line);
-            match read {
-                Ok(0) => return None,
+            match (&mut self.reader).take(limit).read_until(b'\n', &mut buf) {
+                Ok(0) => return Err(buf),
                 Ok(_) => {}
                 Err(e) => {
-                    let item = Item {
+                    let source = self.source();
+                    // The rest of the stream cannot be trusted to be in step; stop here.
+                    self.reader = Box::new(std::io::empty());
+                    return Ok(Item {
                         bytes: Err(Diag::error(
                             snapshot::codes::UNREADABLE,
                             format!("cannot read {source}: {e}"),
                         )),
                         source,
-                    };
-                    // The rest of the stream cannot be trusted to be in step; stop here.
-                    self.reader = Box::new(std::io::empty());
-                    return Some(item);
+                    });
                 }
             }
             if buf.len() as u64 >= limit && buf.last() != Some(&b'\n') {
-                // Skip the rest of the over-long line, keeping memory bounded.
+                // Skip the rest of the over-long line a piece at a time, keeping memory bounded.
                 loop {
-                    let mut rest = Vec::new();
-                    match (&mut self.reader)
-                        .take(1 << 20)
-                        .read_until(b'\n', &mut rest)
-                    {
+                    buf.clear();
+                    match (&mut self.reader).take(1 << 20).read_until(b'\n', &mut buf) {
                         Ok(0) | Err(_) => break,
-                        Ok(_) if rest.last() == Some(&b'\n') => break,
+                        Ok(_) if buf.last() == Some(&b'\n') => break,
                         Ok(_) => {}
                     }
                 }
-                return Some(Item {
+                let source = self.source();
+                return Ok(Item {
                     bytes: Err(Diag::error(
                         codes::LINE_TOO_LONG,
                         format!(
@@ -456,15 +482,21 @@ impl Stream {
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some(Item {
-                source,
+            return Ok(Item {
+                source: self.source(),
                 bytes: Ok(buf),
             });
         }
     }
+
+    /// `file:line` of the line just read.
+    fn source(&self) -> String {
+        format!("{}:{}", self.name, self.line)
+    }
 }
 
-fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, Diag> {
+/// Reads a snapshot file into `buf` (which must be empty).
+fn read_file(name: &str, path: &Path, mut buf: Vec<u8>) -> Result<Vec<u8>, Diag> {
     let unreadable = |e: std::io::Error| {
         Diag::error(
             snapshot::codes::UNREADABLE,
@@ -472,7 +504,8 @@ fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, Diag> {
         )
         .help("check the path; `-` reads a snapshot from standard input")
     };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
     if meta.len() > snapshot::MAX_SNAPSHOT_BYTES as u64 {
         return Err(Diag::error(
             snapshot::codes::TOO_LARGE,
@@ -484,7 +517,14 @@ fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, Diag> {
         )
         .help("one snapshot describes one host; stream many hosts as NDJSON instead"));
     }
-    std::fs::read(path).map_err(unreadable)
+    buf.reserve(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may have grown since; never read more than the limit and one byte, which
+    // `snapshot::load` then refuses as too large.
+    (&mut file)
+        .take(snapshot::MAX_SNAPSHOT_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(unreadable)?;
+    Ok(buf)
 }
 
 // ---------------------------------------------------------------- writing reports
@@ -507,6 +547,64 @@ enum Kind<'p> {
     Sarif(report::sarif::SarifBuilder<'p>),
     Junit(report::junit::JunitBuilder<'p>),
     Markdown(report::markdown::MarkdownBuilder<'p>),
+}
+
+/// Renders one snapshot's part of a streamed report; shared by the workers of a fleet.
+pub struct Renderer<'p> {
+    program: &'p Program,
+    sources: SourceMap,
+    style: Style,
+    fail_on: FailOn,
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Human(crate::diag::RenderOptions),
+    Json,
+    Github,
+}
+
+impl Renderer<'_> {
+    pub fn render(&self, report: &SnapshotReport) -> Fragment {
+        let (program, sources) = (self.program, &self.sources);
+        let text = match self.style {
+            Style::Human(options) => {
+                report::human::render(program, sources, std::slice::from_ref(report), options)
+            }
+            Style::Json => report::json::snapshot(program, sources, report, true),
+            Style::Github => report::github::snapshot(program, sources, report),
+        };
+        Fragment {
+            text,
+            json: matches!(self.style, Style::Json),
+            tally: Tally::of(program, self.fail_on, report),
+        }
+    }
+}
+
+/// One snapshot's part of a streamed report, and what the end of the report counts from it.
+pub struct Fragment {
+    text: String,
+    /// A JSON array element, rendered as the first one.
+    json: bool,
+    tally: Tally,
+}
+
+/// What the writer keeps of each report: the verdict and the counts for the summary.
+struct Tally {
+    fails: bool,
+    summary: Summary,
+    waived: usize,
+}
+
+impl Tally {
+    fn of(program: &Program, fail_on: FailOn, report: &SnapshotReport) -> Tally {
+        Tally {
+            fails: report.fails(program, fail_on),
+            summary: report.summary,
+            waived: report.waived_count(),
+        }
+    }
 }
 
 /// Writes a report as snapshots arrive: human, JSON and GitHub output stream out; SARIF,
@@ -588,15 +686,7 @@ impl<'p> ReportWriter<'p> {
 
     /// Adds one snapshot's report.
     pub fn host(&mut self, sources: &SourceMap, report: &SnapshotReport) {
-        if report.fails(self.program, self.fail_on) {
-            self.failed = true;
-        }
-        let s = report.summary;
-        self.totals.pass += s.pass;
-        self.totals.fail += s.fail;
-        self.totals.not_applicable += s.not_applicable;
-        self.totals.error += s.error;
-        self.waived += report.waived_count();
+        self.tally(&Tally::of(self.program, self.fail_on, report));
         let text = match &mut self.kind {
             Kind::Human(options) => report::human::render(
                 self.program,
@@ -621,6 +711,49 @@ impl<'p> ReportWriter<'p> {
         };
         self.count += 1;
         self.write(&text);
+    }
+
+    /// What renders one snapshot's part of the report away from the writer, for the formats
+    /// whose parts do not depend on each other (human, JSON, GitHub); `None` for the others,
+    /// whose documents are built from every report in turn.
+    pub fn renderer(&self, sources: SourceMap) -> Option<Renderer<'p>> {
+        let style = match &self.kind {
+            Kind::Human(options) => Style::Human(*options),
+            Kind::Json => Style::Json,
+            Kind::Github => Style::Github,
+            Kind::Sarif(_) | Kind::Junit(_) | Kind::Markdown(_) => return None,
+        };
+        Some(Renderer {
+            program: self.program,
+            sources,
+            style,
+            fail_on: self.fail_on,
+        })
+    }
+
+    /// Adds one snapshot's report, rendered by [`Renderer::render`]: the same bytes as
+    /// [`ReportWriter::host`] writes for it.
+    pub fn fragment(&mut self, fragment: Fragment) {
+        self.tally(&fragment.tally);
+        if fragment.json && self.count > 0 {
+            // The renderer cannot know whether a snapshot came before; `json::snapshot` with
+            // `first = false` is the same text after a comma.
+            self.write(",");
+        }
+        self.count += 1;
+        self.write(&fragment.text);
+    }
+
+    fn tally(&mut self, tally: &Tally) {
+        if tally.fails {
+            self.failed = true;
+        }
+        let s = tally.summary;
+        self.totals.pass += s.pass;
+        self.totals.fail += s.fail;
+        self.totals.not_applicable += s.not_applicable;
+        self.totals.error += s.error;
+        self.waived += tally.waived;
     }
 
     /// Whether any snapshot had a failing (unwaived) rule at or above `--fail-on`.
@@ -690,5 +823,66 @@ impl<'p> ReportWriter<'p> {
             // A closed pipe (`| head`) is not an error worth reporting.
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(text: &'static [u8]) -> Stream {
+        Stream {
+            name: "s.ndjson".to_string(),
+            reader: Box::new(std::io::Cursor::new(text)),
+            line: 0,
+        }
+    }
+
+    /// Every item of a stream as `(source, text)`, passing each buffer back in as the reader
+    /// does, so that a long line's buffer is reused for the short ones after it.
+    fn items(text: &'static [u8]) -> Vec<(String, String)> {
+        let mut stream = stream(text);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            match stream.next_line(buf) {
+                Ok(item) => {
+                    let text = match item.bytes {
+                        Ok(mut b) => {
+                            let text = String::from_utf8_lossy(&b).into_owned();
+                            b.clear();
+                            buf = b;
+                            text
+                        }
+                        Err(d) => {
+                            buf = Vec::new();
+                            format!("error: {}", d.message)
+                        }
+                    };
+                    out.push((item.source, text));
+                }
+                Err(_) => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn reused_buffers_hold_only_their_own_line() {
+        let got = items(b"{\"a\": \"a long first line\"}\r\n\n  \n{}\n{\"b\": 1}");
+        let want = [
+            ("s.ndjson:1", "{\"a\": \"a long first line\"}"),
+            ("s.ndjson:4", "{}"),
+            ("s.ndjson:5", "{\"b\": 1}"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(s, t)| (s.to_string(), t.to_string())).to_vec()
+        );
+    }
+
+    #[test]
+    fn an_empty_stream_has_no_items() {
+        assert!(items(b"").is_empty());
+        assert!(items(b"\n\r\n \n").is_empty());
     }
 }

@@ -158,21 +158,18 @@ fn output_is_byte_identical_whatever_the_number_of_threads() {
             ]
         };
         let one = run(&args("1"));
-        let four = run(&args("4"));
-        let seven = run(&args("7"));
         assert_eq!(one.code, 2, "{format}: broken lines make the status 2");
-        assert_eq!(
-            one.stdout, four.stdout,
-            "{format}: --jobs 1 and --jobs 4 differ"
-        );
-        assert_eq!(
-            one.stdout, seven.stdout,
-            "{format}: --jobs 1 and --jobs 7 differ"
-        );
-        assert_eq!(
-            one.stderr, four.stderr,
-            "{format}: diagnostics come in input order"
-        );
+        for jobs in ["2", "4", "7"] {
+            let other = run(&args(jobs));
+            assert_eq!(
+                one.stdout, other.stdout,
+                "{format}: --jobs 1 and --jobs {jobs} differ"
+            );
+            assert_eq!(
+                one.stderr, other.stderr,
+                "{format}: diagnostics come in input order"
+            );
+        }
     }
     let json = run(&["eval", PACK, "-s", stream, "-f", "json", "--jobs", "3"]);
     let names: Vec<String> = sources(&json.stdout);
@@ -205,4 +202,36 @@ fn blank_lines_and_crlf_are_accepted_in_streams() {
     let names = sources(&r.stdout);
     assert!(names[0].ends_with("crlf.jsonl:2"));
     assert!(names[1].ends_with("crlf.jsonl:4"));
+}
+
+#[test]
+fn more_workers_than_hosts_change_nothing() {
+    let glob = format!("{HOSTS}/exch0*.json");
+    for source in [STREAM, glob.as_str()] {
+        let args = |jobs: &'static str| vec!["eval", PACK, "-s", source, "-f", "json", "-j", jobs];
+        let one = run(&args("1"));
+        // More than the pool starts (it caps the workers): the output must not notice.
+        let many = run(&args("1000"));
+        assert_eq!(one.code, many.code, "{source}");
+        assert_eq!(one.stdout, many.stdout, "{source}");
+        assert_eq!(one.stderr, many.stderr, "{source}");
+    }
+}
+
+#[test]
+fn a_stream_on_standard_input_is_the_same_whatever_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(big_stream(dir.path())).unwrap();
+    let args = |jobs: &'static str| {
+        vec![
+            "eval", PACK, "-s", "-", "--ndjson", "-f", "human", "-j", jobs,
+        ]
+    };
+    let one = run_with_stdin(&args("1"), Some(&text));
+    assert_eq!(one.code, 2, "broken lines make the status 2");
+    for jobs in ["2", "5"] {
+        let other = run_with_stdin(&args(jobs), Some(&text));
+        assert_eq!(one.stdout, other.stdout, "--jobs {jobs}");
+        assert_eq!(one.stderr, other.stderr, "--jobs {jobs}");
+    }
 }

@@ -212,16 +212,15 @@ pub fn run(args: EvalArgs, terminal: &Terminal) -> i32 {
         report
     };
     let options = fleet::Options::new(args.jobs.map(usize::from));
-    fleet::for_each_host(
+    fleet::write_reports(
         &snapshot_sources,
         options,
         &evaluate,
-        |outcome| match outcome.into_diag(&mut sources) {
-            Ok(report) => writer.host(&sources, &report),
-            Err(d) => {
-                problems += 1;
-                terminal.report(&[d], &sources);
-            }
+        &mut writer,
+        &mut sources,
+        |d, sources| {
+            problems += 1;
+            terminal.report(&[d], sources);
         },
     );
     let failed = writer.failed();
