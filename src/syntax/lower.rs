@@ -1,13 +1,12 @@
-//! pest pairs to the typed AST, one `lower_*` function per grammar rule, and our own pest →
-//! diagnostic adapter.
+//! pest pairs to the typed AST, one `lower_*` function per grammar rule, operator precedence,
+//! and our own pest → diagnostic adapter.
 
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
+use std::iter::Peekable;
 
 use pest::Parser;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
-use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
 use super::{MAX_EXPR_DEPTH, check_nesting, codes};
@@ -18,36 +17,97 @@ use crate::source::{FileId, Span, Spanned};
 #[grammar = "../grammar/expolicy.pest"]
 struct ExpolicyParser;
 
-/// Every operator level, lowest precedence first.
-static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
-    PrattParser::new()
-        .op(Op::infix(Rule::op_implies, Assoc::Left))
-        .op(Op::infix(Rule::op_or, Assoc::Left))
-        .op(Op::infix(Rule::op_and, Assoc::Left))
-        .op(Op::prefix(Rule::op_not))
-        .op(Op::infix(Rule::op_eq, Assoc::Left)
-            | Op::infix(Rule::op_ne, Assoc::Left)
-            | Op::infix(Rule::op_lt, Assoc::Left)
-            | Op::infix(Rule::op_le, Assoc::Left)
-            | Op::infix(Rule::op_gt, Assoc::Left)
-            | Op::infix(Rule::op_ge, Assoc::Left)
-            | Op::infix(Rule::op_in, Assoc::Left)
-            | Op::infix(Rule::op_not_in, Assoc::Left)
-            | Op::infix(Rule::op_depends_on, Assoc::Left)
-            | Op::infix(Rule::op_depends_directly_on, Assoc::Left)
-            | Op::infix(Rule::op_starts_before, Assoc::Left)
-            | Op::infix(Rule::op_runs_as, Assoc::Left))
-        .op(Op::infix(Rule::op_range, Assoc::Left) | Op::infix(Rule::op_range_incl, Assoc::Left))
-        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
-        .op(Op::infix(Rule::op_mul, Assoc::Left)
-            | Op::infix(Rule::op_div, Assoc::Left)
-            | Op::infix(Rule::op_mod, Assoc::Left))
-        .op(Op::prefix(Rule::op_neg))
-        .op(Op::postfix(Rule::field_access) | Op::postfix(Rule::is_test))
-});
-
-/// Prefix operators in a row beyond this are refused: pest's Pratt parser recurses on each.
+/// Prefix operators in a row beyond this are refused: each one nests the expression a level.
 const MAX_PREFIX_RUN: usize = 32;
+/// Operators that nest deeper than this while their operands are being read are refused before
+/// the parser's recursion runs out of stack (`1 + not 1 + not 1 …` nests without brackets).
+/// Each such level is a level of the tree, so anything this deep is over [`MAX_EXPR_DEPTH`]
+/// anyway; the margin keeps the usual diagnostic, at the level that went over, for all but
+/// absurd inputs.
+const MAX_OPERATOR_NESTING: u32 = 2 * MAX_EXPR_DEPTH;
+
+/// Binding powers, lowest first: `implies`, `or`, `and`, prefix `not`, comparisons, ranges,
+/// `+ -`, `* / %`, prefix `-`, postfix `.field` and `is`. Every infix operator is
+/// left-associative.
+mod prec {
+    pub const IMPLIES: u8 = 10;
+    pub const OR: u8 = 20;
+    pub const AND: u8 = 30;
+    pub const NOT: u8 = 40;
+    pub const COMPARE: u8 = 50;
+    pub const RANGE: u8 = 60;
+    pub const ADD: u8 = 70;
+    pub const MUL: u8 = 80;
+    pub const NEG: u8 = 90;
+    pub const POSTFIX: u8 = 100;
+}
+
+/// What one `infix` token is.
+#[derive(Clone, Copy)]
+enum InfixOp {
+    Logical(LogicalOp),
+    Binary(BinaryOp),
+}
+
+impl InfixOp {
+    /// Reads the operator from its text, which the grammar guarantees is one of them.
+    fn of(text: &str) -> InfixOp {
+        let b = text.as_bytes();
+        let second = b.get(1).copied();
+        InfixOp::Binary(match b.first().copied() {
+            Some(b'=') => BinaryOp::Eq,
+            Some(b'!') => BinaryOp::Ne,
+            Some(b'<') if second == Some(b'=') => BinaryOp::Le,
+            Some(b'<') => BinaryOp::Lt,
+            Some(b'>') if second == Some(b'=') => BinaryOp::Ge,
+            Some(b'>') => BinaryOp::Gt,
+            Some(b'.') if b.len() == 3 => BinaryOp::RangeInclusive,
+            Some(b'.') => BinaryOp::Range,
+            Some(b'+') => BinaryOp::Add,
+            Some(b'-') => BinaryOp::Sub,
+            Some(b'*') => BinaryOp::Mul,
+            Some(b'/') => BinaryOp::Div,
+            Some(b'%') => BinaryOp::Mod,
+            Some(b'a') => return InfixOp::Logical(LogicalOp::And),
+            Some(b'o') => return InfixOp::Logical(LogicalOp::Or),
+            Some(b'i') if second == Some(b'm') => BinaryOp::Implies,
+            Some(b'i') => BinaryOp::In,
+            Some(b'n') => BinaryOp::NotIn,
+            Some(b'd') if skip_blanks(text, "depends".len()).starts_with("directly") => {
+                BinaryOp::DependsDirectlyOn
+            }
+            Some(b'd') => BinaryOp::DependsOn,
+            Some(b's') => BinaryOp::StartsBefore,
+            _ => BinaryOp::RunsAs,
+        })
+    }
+
+    fn prec(self) -> u8 {
+        match self {
+            InfixOp::Logical(LogicalOp::Or) => prec::OR,
+            InfixOp::Logical(LogicalOp::And) => prec::AND,
+            InfixOp::Binary(op) => match op {
+                BinaryOp::Implies => prec::IMPLIES,
+                BinaryOp::Range | BinaryOp::RangeInclusive => prec::RANGE,
+                BinaryOp::Add | BinaryOp::Sub => prec::ADD,
+                BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => prec::MUL,
+                _ => prec::COMPARE,
+            },
+        }
+    }
+}
+
+/// The rest of `text` from byte `from` on, after blanks and `#` comments.
+fn skip_blanks(text: &str, from: usize) -> &str {
+    let mut rest = text.get(from..).unwrap_or("");
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        match trimmed.strip_prefix('#') {
+            Some(comment) => rest = comment.trim_start_matches(|c| c != '\n' && c != '\r'),
+            None => return trimmed,
+        }
+    }
+}
 
 /// Parses one policy file. Lowering keeps going after an error in one item, so that every
 /// problem in the file is reported in one run.
@@ -114,38 +174,40 @@ struct Lowerer<'t> {
 }
 
 impl<'t> Lowerer<'t> {
-    /// The pair's span without the whitespace and comments pest skipped at its end (pest keeps
-    /// them when a trailing `x*` or `x?` matched nothing).
+    fn span_at(&self, start: usize, end: usize) -> Span {
+        Span::new(self.file, self.base + start, self.base + end)
+    }
+
+    /// The span of a pair that ends at its last character (see the grammar's header).
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        let (start, end) = (s.start(), s.end());
-        let last_child_end = pair
-            .clone()
-            .into_inner()
-            .last()
-            .map_or(start, |p| p.as_span().end());
-        let text = s.get_input().as_bytes();
-        let mut i = last_child_end.max(start);
-        let mut content_end = i;
-        while i < end {
-            match text[i] {
-                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-                b'#' => {
-                    while i < end && text[i] != b'\n' {
-                        i += 1;
-                    }
-                }
-                _ => {
-                    i += 1;
-                    content_end = i;
-                }
-            }
-        }
-        Span::new(self.file, self.base + start, self.base + content_end)
+        self.span_at(s.start(), s.end())
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
         Spanned::new(pair.as_str().to_string(), self.span(&pair))
+    }
+
+    fn next<'i>(&self, pairs: &mut Pairs<'i, Rule>) -> Result<Pair<'i, Rule>, Diag> {
+        pairs.next().ok_or_else(|| internal(self.file))
+    }
+
+    /// Where a declaration or clause that ends with `expr` ends. This is the end of the
+    /// expression and the blanks and comments after it, except that a postfix operator on the
+    /// last operand of an infix chain ends it at its last character. (The spans of items and
+    /// clauses, and with them the formatter's blank lines and what `explain` shows, have always
+    /// been cut this way; they stay so.)
+    fn expr_end(&self, expr: &Pair<'_, Rule>) -> usize {
+        let mut infix = false;
+        let mut last = None;
+        for child in expr.clone().into_inner() {
+            infix |= child.as_rule() == Rule::infix;
+            last = Some(child);
+        }
+        match last {
+            Some(p) if infix && p.as_rule() == Rule::postfix => postfix_end(&p),
+            _ => expr.as_span().end(),
+        }
     }
 
     fn lower_file(&self, pair: Pair<'_, Rule>) -> Result<File, Vec<Diag>> {
@@ -185,137 +247,145 @@ impl<'t> Lowerer<'t> {
     }
 
     fn lower_pack(&self, pair: Pair<'_, Rule>) -> Result<PackDecl, Diag> {
-        let span = self.span(&pair);
-        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_pack);
-        let name = self.ident(inner.next().ok_or_else(|| internal(self.file))?);
-        let description = inner.next().map(|s| self.lower_string(s)).transpose()?;
+        let start = pair.as_span().start();
+        let mut inner = pair.into_inner();
+        let name_pair = self.next(&mut inner)?;
+        let mut end = name_pair.as_span().end();
+        let name = self.ident(name_pair);
+        let description = match inner.next() {
+            Some(s) => {
+                end = s.as_span().end();
+                Some(self.lower_string(s)?)
+            }
+            None => None,
+        };
         Ok(PackDecl {
             name,
             description,
-            span,
+            span: self.span_at(start, end),
         })
     }
 
     fn lower_fact(&self, pair: Pair<'_, Rule>) -> Result<FactDecl, Diag> {
-        let span = self.span(&pair);
-        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_fact);
-        let path_pair = inner.next().ok_or_else(|| internal(self.file))?;
+        let start = pair.as_span().start();
+        let mut inner = pair.into_inner();
+        let path_pair = self.next(&mut inner)?;
         let path = Spanned::new(
             path_pair.as_str().split('.').map(str::to_string).collect(),
             self.span(&path_pair),
         );
-        let ty = self.lower_type(inner.next().ok_or_else(|| internal(self.file))?)?;
-        let default = inner.next().map(|p| self.lower_expr(p)).transpose()?;
+        let ty_pair = self.next(&mut inner)?;
+        let mut end = ty_pair.as_span().end();
+        let ty = self.lower_type(ty_pair)?;
+        let default = match inner.next() {
+            Some(p) => {
+                end = self.expr_end(&p);
+                Some(self.lower_expr(p)?.0)
+            }
+            None => None,
+        };
         Ok(FactDecl {
             path,
             ty,
-            default: default.map(|(e, _)| e),
-            span,
+            default,
+            span: self.span_at(start, end),
         })
     }
 
     fn lower_input(&self, pair: Pair<'_, Rule>) -> Result<InputDecl, Diag> {
-        let span = self.span(&pair);
-        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_input);
-        let name = self.ident(inner.next().ok_or_else(|| internal(self.file))?);
-        let ty = self.lower_type(inner.next().ok_or_else(|| internal(self.file))?)?;
-        let default = self
-            .lower_expr(inner.next().ok_or_else(|| internal(self.file))?)?
-            .0;
+        let start = pair.as_span().start();
+        let mut inner = pair.into_inner();
+        let name = self.ident(self.next(&mut inner)?);
+        let ty = self.lower_type(self.next(&mut inner)?)?;
+        let default_pair = self.next(&mut inner)?;
+        let end = self.expr_end(&default_pair);
+        let default = self.lower_expr(default_pair)?.0;
         Ok(InputDecl {
             name,
             ty,
             default,
-            span,
+            span: self.span_at(start, end),
         })
     }
 
     fn lower_let(&self, pair: Pair<'_, Rule>) -> Result<LetDecl, Diag> {
-        let span = self.span(&pair);
-        let mut name = None;
+        let start = pair.as_span().start();
+        let mut inner = pair.into_inner();
+        let name = self.ident(self.next(&mut inner)?);
+        let mut body_pair = self.next(&mut inner)?;
         let mut params = None;
-        let mut body = None;
-        for child in pair.into_inner() {
-            match child.as_rule() {
-                Rule::ident => name = Some(self.ident(child)),
-                Rule::params => {
-                    let mut list = Vec::new();
-                    for param in child.into_inner() {
-                        let mut parts = param.into_inner();
-                        let pname = self.ident(parts.next().ok_or_else(|| internal(self.file))?);
-                        let ty =
-                            self.lower_type(parts.next().ok_or_else(|| internal(self.file))?)?;
-                        list.push(Param { name: pname, ty });
-                    }
-                    params = Some(list);
-                }
-                Rule::expr => body = Some(self.lower_expr(child)?.0),
-                _ => {}
+        if body_pair.as_rule() == Rule::params {
+            let mut list = Vec::new();
+            for param in body_pair.into_inner() {
+                let mut parts = param.into_inner();
+                let pname = self.ident(self.next(&mut parts)?);
+                let ty = self.lower_type(self.next(&mut parts)?)?;
+                list.push(Param { name: pname, ty });
             }
+            params = Some(list);
+            body_pair = self.next(&mut inner)?;
         }
-        match (name, body) {
-            (Some(name), Some(body)) => Ok(LetDecl {
-                name,
-                params,
-                body,
-                span,
-            }),
-            _ => Err(internal(self.file)),
-        }
+        let end = self.expr_end(&body_pair);
+        let body = self.lower_expr(body_pair)?.0;
+        Ok(LetDecl {
+            name,
+            params,
+            body,
+            span: self.span_at(start, end),
+        })
     }
 
     fn lower_rule(&self, pair: Pair<'_, Rule>) -> Result<RuleDecl, Vec<Diag>> {
         let span = self.span(&pair);
-        let mut name = None;
+        let mut inner = pair.into_inner();
+        let name = match inner.next() {
+            Some(p) if p.as_rule() == Rule::rule_name => self.ident(p),
+            _ => return Err(vec![internal(self.file)]),
+        };
         let mut clauses = Vec::new();
         let mut errors = Vec::new();
-        for child in pair.into_inner() {
-            match child.as_rule() {
-                Rule::kw_rule => {}
-                Rule::rule_name => {
-                    name = Some(Spanned::new(child.as_str().to_string(), self.span(&child)))
-                }
-                _ => match self.lower_clause(child) {
-                    Ok(c) => clauses.push(c),
-                    Err(e) => errors.push(e),
-                },
+        for child in inner {
+            match self.lower_clause(child) {
+                Ok(c) => clauses.push(c),
+                Err(e) => errors.push(e),
             }
         }
-        match name {
-            Some(name) if errors.is_empty() => Ok(RuleDecl {
+        if errors.is_empty() {
+            Ok(RuleDecl {
                 name,
                 clauses,
                 span,
-            }),
-            _ => {
-                if errors.is_empty() {
-                    errors.push(internal(self.file));
-                }
-                Err(errors)
-            }
+            })
+        } else {
+            Err(errors)
         }
     }
 
     fn lower_clause(&self, pair: Pair<'_, Rule>) -> Result<Clause, Diag> {
-        let span = self.span(&pair);
+        let start = pair.as_span().start();
         let rule = pair.as_rule();
-        // The first child is always the clause keyword.
-        let mut inner = pair.into_inner().skip(1);
-        let mut next = || inner.next().ok_or_else(|| internal(self.file));
+        let mut inner = pair.into_inner();
+        let first = self.next(&mut inner)?;
+        // A clause reads the blanks after it; its span ends at its last token.
+        let mut end = first.as_span().end();
         let kind = match rule {
-            Rule::title_clause => ClauseKind::Title(self.lower_string(next()?)?),
-            Rule::severity_clause => ClauseKind::Severity(self.ident(next()?)),
-            Rule::controls_clause => ClauseKind::Controls(self.lower_string_list(next()?)?),
-            Rule::tags_clause => ClauseKind::Tags(self.lower_string_list(next()?)?),
-            Rule::help_clause => ClauseKind::Help(self.lower_string(next()?)?),
-            Rule::docs_clause => ClauseKind::Docs(self.lower_string(next()?)?),
-            Rule::when_clause => ClauseKind::When(self.lower_expr(next()?)?.0),
+            Rule::title_clause => ClauseKind::Title(self.lower_string(first)?),
+            Rule::severity_clause => ClauseKind::Severity(self.ident(first)),
+            Rule::controls_clause => ClauseKind::Controls(self.lower_string_list(first)?),
+            Rule::tags_clause => ClauseKind::Tags(self.lower_string_list(first)?),
+            Rule::help_clause => ClauseKind::Help(self.lower_string(first)?),
+            Rule::docs_clause => ClauseKind::Docs(self.lower_string(first)?),
+            Rule::when_clause => {
+                end = self.expr_end(&first);
+                ClauseKind::When(self.lower_expr(first)?.0)
+            }
             Rule::require_clause => {
-                let expr = self.lower_expr(next()?)?.0;
+                end = self.expr_end(&first);
+                let expr = self.lower_expr(first)?.0;
                 let message = match inner.next() {
-                    // skip `else`
-                    Some(_) => {
-                        let s = inner.next().ok_or_else(|| internal(self.file))?;
+                    Some(else_clause) => {
+                        let s = self.next(&mut else_clause.into_inner())?;
+                        end = s.as_span().end();
                         Some(self.lower_template(s)?)
                     }
                     None => None,
@@ -324,7 +394,10 @@ impl<'t> Lowerer<'t> {
             }
             _ => return Err(internal(self.file)),
         };
-        Ok(Clause { kind, span })
+        Ok(Clause {
+            kind,
+            span: self.span_at(start, end),
+        })
     }
 
     fn lower_string_list(&self, pair: Pair<'_, Rule>) -> Result<Vec<Spanned<String>>, Diag> {
@@ -334,16 +407,17 @@ impl<'t> Lowerer<'t> {
     /// A string literal, with its escapes resolved.
     fn lower_string(&self, pair: Pair<'_, Rule>) -> Result<Spanned<String>, Diag> {
         let span = self.span(&pair);
-        let inner = pair
-            .into_inner()
-            .next()
-            .ok_or_else(|| internal(self.file))?;
+        let inner = self.next(&mut pair.into_inner())?;
         if inner.as_rule() == Rule::hole_string_inner {
             return Ok(Spanned::new(inner.as_str().to_string(), span));
         }
+        let raw = inner.as_str();
+        if !raw.contains('\\') {
+            return Ok(Spanned::new(raw.to_string(), span));
+        }
         let start = self.base + inner.as_span().start();
-        let mut out = String::with_capacity(inner.as_str().len());
-        let mut chars = inner.as_str().char_indices();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.char_indices();
         while let Some((i, c)) = chars.next() {
             if c != '\\' {
                 out.push(c);
@@ -373,7 +447,6 @@ impl<'t> Lowerer<'t> {
         }
     }
 
-    /// A message template: text with `{expr}` holes; `{{` and `}}` stand for braces.
     fn lower_template(&self, pair: Pair<'_, Rule>) -> Result<Template, Diag> {
         let span = self.span(&pair);
         let inner = pair
@@ -452,25 +525,17 @@ impl<'t> Lowerer<'t> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::named_type => {
-                let name = pair
-                    .into_inner()
-                    .next()
-                    .ok_or_else(|| internal(self.file))?;
-                TypeExprKind::Named(name.as_str().to_string())
+                TypeExprKind::Named(self.next(&mut pair.into_inner())?.as_str().to_string())
             }
-            Rule::list_type => {
-                let elem = pair
-                    .into_inner()
-                    .next()
-                    .ok_or_else(|| internal(self.file))?;
-                TypeExprKind::List(Box::new(self.lower_type(elem)?))
-            }
+            Rule::list_type => TypeExprKind::List(Box::new(
+                self.lower_type(self.next(&mut pair.into_inner())?)?,
+            )),
             Rule::record_type => {
                 let mut fields = Vec::new();
                 for field in pair.into_inner() {
                     let mut parts = field.into_inner();
-                    let name = self.ident(parts.next().ok_or_else(|| internal(self.file))?);
-                    let ty = self.lower_type(parts.next().ok_or_else(|| internal(self.file))?)?;
+                    let name = self.ident(self.next(&mut parts)?);
+                    let ty = self.lower_type(self.next(&mut parts)?)?;
                     fields.push((name, ty));
                 }
                 TypeExprKind::Record(fields)
@@ -483,25 +548,20 @@ impl<'t> Lowerer<'t> {
     fn lower_expr(&self, pair: Pair<'_, Rule>) -> Lowered {
         let pairs = pair.into_inner();
         self.check_prefix_runs(pairs.clone())?;
-        PRATT
-            .map_primary(|p| self.lower_primary(p))
-            .map_prefix(|op, rhs| self.lower_prefix(op, rhs))
-            .map_postfix(|lhs, op| self.lower_postfix(lhs, op))
-            .map_infix(|lhs, op, rhs| self.lower_infix(lhs, op, rhs))
-            .parse(pairs)
+        self.climb(&mut pairs.peekable(), 0, 0)
     }
 
     fn check_prefix_runs(&self, pairs: Pairs<'_, Rule>) -> Result<(), Diag> {
         let mut run = 0;
         for p in pairs {
-            if matches!(p.as_rule(), Rule::op_not | Rule::op_neg) {
+            if p.as_rule() == Rule::prefix {
                 run += 1;
                 if run > MAX_PREFIX_RUN {
                     return Err(Diag::error(
                         codes::TOO_DEEP,
                         format!("more than {MAX_PREFIX_RUN} prefix operators in a row"),
                     )
-                    .label(self.span(&p), "one too many")
+                    .label(prefix_op(&p, self).1, "one too many")
                     .help("`not not x` is `x`: remove the pairs"));
                 }
             } else {
@@ -509,6 +569,87 @@ impl<'t> Lowerer<'t> {
             }
         }
         Ok(())
+    }
+
+    /// Precedence climbing over one expression's run of operands and operators: an operand,
+    /// then every operator that binds tighter than `min`, each with its right operand.
+    fn climb<'i>(&self, pairs: &mut Peekable<Pairs<'i, Rule>>, min: u8, nesting: u32) -> Lowered {
+        if nesting > MAX_OPERATOR_NESTING {
+            let at = pairs
+                .peek()
+                .map_or(Span::new(self.file, 0, 0), |p| self.span(p));
+            return Err(Diag::error(
+                codes::TOO_DEEP,
+                format!("expression nests more than {MAX_EXPR_DEPTH} levels deep"),
+            )
+            .label(at, "this expression is too deep")
+            .help("split it into named `let` definitions"));
+        }
+        let mut lhs = self.operand(pairs, nesting)?;
+        loop {
+            let (prec, infix) = match pairs.peek() {
+                Some(p) if p.as_rule() == Rule::postfix => (prec::POSTFIX, None),
+                Some(p) if p.as_rule() == Rule::infix => {
+                    let op = InfixOp::of(p.as_str());
+                    (op.prec(), Some(op))
+                }
+                _ => return Ok(lhs),
+            };
+            if prec <= min {
+                return Ok(lhs);
+            }
+            let op = pairs.next().ok_or_else(|| internal(self.file))?;
+            lhs = match infix {
+                None => self.lower_postfix(lhs, op)?,
+                Some(infix) => {
+                    let rhs = self.climb(pairs, prec, nesting + 1)?;
+                    self.lower_infix(lhs, infix, self.span(&op), rhs)?
+                }
+            };
+        }
+    }
+
+    /// One operand: its prefix operators (each applied to what binds tighter than itself) or
+    /// its primary.
+    fn operand<'i>(&self, pairs: &mut Peekable<Pairs<'i, Rule>>, nesting: u32) -> Lowered {
+        let pair = pairs.next().ok_or_else(|| internal(self.file))?;
+        match pair.as_rule() {
+            Rule::prefix => {
+                let (op, op_span) = prefix_op(&pair, self);
+                let prec = match op {
+                    UnaryOp::Not => prec::NOT,
+                    UnaryOp::Neg => prec::NEG,
+                };
+                let (operand, depth) = self.climb(pairs, prec - 1, nesting + 1)?;
+                let span = op_span.to(operand.span);
+                let kind = ExprKind::Unary {
+                    op: Spanned::new(op, op_span),
+                    operand: Box::new(operand),
+                };
+                self.deeper(Expr { kind, span }, depth + 1)
+            }
+            Rule::ident => match pairs.next_if(|p| p.as_rule() == Rule::call_args) {
+                Some(args) => {
+                    let span = self.span_at(pair.as_span().start(), args.as_span().end());
+                    let func = self.ident(pair);
+                    let mut list = Vec::new();
+                    let mut depth = 0;
+                    for p in args.into_inner() {
+                        let (e, d) = self.lower_expr(p)?;
+                        depth = depth.max(d);
+                        list.push(e);
+                    }
+                    let kind = ExprKind::Call { func, args: list };
+                    self.deeper(Expr { kind, span }, depth + 1)
+                }
+                None => {
+                    let span = self.span(&pair);
+                    let kind = ExprKind::Name(pair.as_str().to_string());
+                    Ok((Expr { kind, span }, 1))
+                }
+            },
+            _ => self.lower_primary(pair),
+        }
     }
 
     fn deeper(&self, expr: Expr, depth: u32) -> Lowered {
@@ -535,13 +676,8 @@ impl<'t> Lowerer<'t> {
                     .help(format!("integers range from {} to {}", i64::MIN, i64::MAX))),
             },
             Rule::string => Ok((expr(ExprKind::Str(self.lower_string(pair)?.node)), 1)),
-            Rule::ident => Ok((expr(ExprKind::Name(pair.as_str().to_string())), 1)),
             Rule::paren => {
-                let inner = pair
-                    .into_inner()
-                    .next()
-                    .ok_or_else(|| internal(self.file))?;
-                let (e, d) = self.lower_expr(inner)?;
+                let (e, d) = self.lower_expr(self.next(&mut pair.into_inner())?)?;
                 self.deeper(expr(ExprKind::Paren(Box::new(e))), d + 1)
             }
             Rule::list => {
@@ -550,18 +686,16 @@ impl<'t> Lowerer<'t> {
                     return Ok((expr(ExprKind::List(Vec::new())), 1));
                 };
                 let (first, mut depth) = self.lower_expr(first)?;
-                let tail = inner.next().ok_or_else(|| internal(self.file))?;
+                let tail = self.next(&mut inner)?;
                 if tail.as_rule() == Rule::comprehension {
-                    let mut parts = tail.into_inner().filter(|p| {
-                        !matches!(p.as_rule(), Rule::kw_for | Rule::op_in | Rule::kw_if)
-                    });
-                    let var = self.ident(parts.next().ok_or_else(|| internal(self.file))?);
-                    let (source, sd) =
-                        self.lower_expr(parts.next().ok_or_else(|| internal(self.file))?)?;
+                    let mut parts = tail.into_inner();
+                    let var = self.ident(self.next(&mut parts)?);
+                    let _in = self.next(&mut parts)?;
+                    let (source, sd) = self.lower_expr(self.next(&mut parts)?)?;
                     depth = depth.max(sd);
                     let filter = match parts.next() {
                         Some(f) => {
-                            let (f, fd) = self.lower_expr(f)?;
+                            let (f, fd) = self.lower_expr(self.next(&mut f.into_inner())?)?;
                             depth = depth.max(fd);
                             Some(Box::new(f))
                         }
@@ -588,32 +722,28 @@ impl<'t> Lowerer<'t> {
                 let mut depth = 0;
                 for field in pair.into_inner() {
                     let mut parts = field.into_inner();
-                    let name = self.ident(parts.next().ok_or_else(|| internal(self.file))?);
-                    let (value, d) =
-                        self.lower_expr(parts.next().ok_or_else(|| internal(self.file))?)?;
+                    let name = self.ident(self.next(&mut parts)?);
+                    let (value, d) = self.lower_expr(self.next(&mut parts)?)?;
                     depth = depth.max(d);
                     fields.push((name, value));
                 }
                 self.deeper(expr(ExprKind::Record(fields)), depth + 1)
             }
             Rule::quantifier => {
-                let mut parts = pair.into_inner().filter(|p| p.as_rule() != Rule::op_in);
-                let kw = parts.next().ok_or_else(|| internal(self.file))?;
-                let kind = Spanned::new(
-                    match kw.as_str() {
-                        "all" => Quantifier::All,
-                        "any" => Quantifier::Any,
-                        "none" => Quantifier::None,
-                        _ => Quantifier::Count,
-                    },
-                    self.span(&kw),
-                );
-                let var = self.ident(parts.next().ok_or_else(|| internal(self.file))?);
-                let (source, sd) =
-                    self.lower_expr(parts.next().ok_or_else(|| internal(self.file))?)?;
-                let (body, bd) =
-                    self.lower_expr(parts.next().ok_or_else(|| internal(self.file))?)?;
-                // The pair runs on over the whitespace after its body; end at the body.
+                let start = pair.as_span().start();
+                let (quantifier, len) = match pair.as_str().as_bytes().get(..2) {
+                    Some(b"al") => (Quantifier::All, 3),
+                    Some(b"an") => (Quantifier::Any, 3),
+                    Some(b"no") => (Quantifier::None, 4),
+                    _ => (Quantifier::Count, 5),
+                };
+                let kind = Spanned::new(quantifier, self.span_at(start, start + len));
+                let mut parts = pair.into_inner();
+                let var = self.ident(self.next(&mut parts)?);
+                let _in = self.next(&mut parts)?;
+                let (source, sd) = self.lower_expr(self.next(&mut parts)?)?;
+                let (body, bd) = self.lower_expr(self.next(&mut parts)?)?;
+                // The pair runs on over the blanks after its body; end at the body.
                 let span = kind.span.to(body.span);
                 let expr = |kind| Expr { kind, span };
                 let kind = ExprKind::Quantifier {
@@ -624,111 +754,83 @@ impl<'t> Lowerer<'t> {
                 };
                 self.deeper(expr(kind), sd.max(bd) + 1)
             }
-            Rule::call => {
-                let mut parts = pair.into_inner();
-                let func = self.ident(parts.next().ok_or_else(|| internal(self.file))?);
-                let mut args = Vec::new();
-                let mut depth = 0;
-                for p in parts {
-                    let (e, d) = self.lower_expr(p)?;
-                    depth = depth.max(d);
-                    args.push(e);
-                }
-                self.deeper(expr(ExprKind::Call { func, args }), depth + 1)
-            }
             _ => Err(internal(self.file)),
         }
     }
 
-    fn lower_prefix(&self, op: Pair<'_, Rule>, rhs: Lowered) -> Lowered {
-        let (operand, depth) = rhs?;
-        let op_span = self.span(&op);
-        let op = match op.as_rule() {
-            Rule::op_not => UnaryOp::Not,
-            _ => UnaryOp::Neg,
-        };
-        let span = op_span.to(operand.span);
-        let kind = ExprKind::Unary {
-            op: Spanned::new(op, op_span),
-            operand: Box::new(operand),
-        };
-        self.deeper(Expr { kind, span }, depth + 1)
-    }
-
-    fn lower_postfix(&self, lhs: Lowered, op: Pair<'_, Rule>) -> Lowered {
-        let (base, depth) = lhs?;
-        let op_span = self.span(&op);
+    fn lower_postfix(&self, lhs: (Expr, u32), op: Pair<'_, Rule>) -> Lowered {
+        let (base, depth) = lhs;
+        let op_span = self.span_at(op.as_span().start(), postfix_end(&op));
         let span = base.span.to(op_span);
-        let kind = match op.as_rule() {
-            Rule::field_access => {
-                let field = op.into_inner().next().ok_or_else(|| internal(self.file))?;
-                ExprKind::Field {
-                    base: Box::new(base),
-                    field: self.ident(field),
-                }
+        let field_access = op.as_str().starts_with('.');
+        let mut negated = false;
+        let mut word = None;
+        for p in op.into_inner() {
+            match p.as_rule() {
+                Rule::op_not => negated = true,
+                _ => word = Some(self.ident(p)),
             }
-            _ => {
-                let mut negated = false;
-                let mut word = None;
-                for p in op.into_inner() {
-                    match p.as_rule() {
-                        Rule::op_not => negated = true,
-                        Rule::ident => word = Some(self.ident(p)),
-                        _ => {}
-                    }
-                }
-                ExprKind::Is {
-                    base: Box::new(base),
-                    negated,
-                    word: word.ok_or_else(|| internal(self.file))?,
-                }
+        }
+        let word = word.ok_or_else(|| internal(self.file))?;
+        let kind = if field_access {
+            ExprKind::Field {
+                base: Box::new(base),
+                field: word,
+            }
+        } else {
+            ExprKind::Is {
+                base: Box::new(base),
+                negated,
+                word,
             }
         };
         self.deeper(Expr { kind, span }, depth + 1)
     }
 
-    fn lower_infix(&self, lhs: Lowered, op: Pair<'_, Rule>, rhs: Lowered) -> Lowered {
-        let (lhs, ld) = lhs?;
-        let (rhs, rd) = rhs?;
-        let op_span = self.span(&op);
+    fn lower_infix(
+        &self,
+        lhs: (Expr, u32),
+        op: InfixOp,
+        op_span: Span,
+        rhs: (Expr, u32),
+    ) -> Lowered {
+        let (lhs, ld) = lhs;
+        let (rhs, rd) = rhs;
         let span = lhs.span.to(rhs.span);
-        let logical = match op.as_rule() {
-            Rule::op_and => Some(LogicalOp::And),
-            Rule::op_or => Some(LogicalOp::Or),
-            _ => None,
-        };
-        if let Some(lop) = logical {
-            // Flatten `a and b and c` so that long chains stay shallow.
-            return match lhs.kind {
-                ExprKind::Logical { op, mut operands } if op == lop => {
-                    operands.push(rhs);
-                    self.deeper(
+        let op = match op {
+            InfixOp::Logical(lop) => {
+                // Flatten `a and b and c` so that long chains stay shallow.
+                return match lhs.kind {
+                    ExprKind::Logical { op, mut operands } if op == lop => {
+                        operands.push(rhs);
+                        self.deeper(
+                            Expr {
+                                kind: ExprKind::Logical { op, operands },
+                                span,
+                            },
+                            ld.max(rd + 1),
+                        )
+                    }
+                    kind => self.deeper(
                         Expr {
-                            kind: ExprKind::Logical { op, operands },
+                            kind: ExprKind::Logical {
+                                op: lop,
+                                operands: vec![
+                                    Expr {
+                                        kind,
+                                        span: lhs.span,
+                                    },
+                                    rhs,
+                                ],
+                            },
                             span,
                         },
-                        ld.max(rd + 1),
-                    )
-                }
-                kind => self.deeper(
-                    Expr {
-                        kind: ExprKind::Logical {
-                            op: lop,
-                            operands: vec![
-                                Expr {
-                                    kind,
-                                    span: lhs.span,
-                                },
-                                rhs,
-                            ],
-                        },
-                        span,
-                    },
-                    ld.max(rd) + 1,
-                ),
-            };
-        }
-        let op = binary_op(op.as_rule()).ok_or_else(|| internal(self.file))?;
+                        ld.max(rd) + 1,
+                    ),
+                };
+            }
+            InfixOp::Binary(op) => op,
+        };
         if let ExprKind::Binary { op: inner, .. } = &lhs.kind {
             let chained = (op == BinaryOp::Implies && inner.node == BinaryOp::Implies)
                 || (op.is_comparison() && inner.node.is_comparison())
@@ -762,30 +864,23 @@ impl<'t> Lowerer<'t> {
     }
 }
 
-fn binary_op(rule: Rule) -> Option<BinaryOp> {
-    Some(match rule {
-        Rule::op_implies => BinaryOp::Implies,
-        Rule::op_eq => BinaryOp::Eq,
-        Rule::op_ne => BinaryOp::Ne,
-        Rule::op_lt => BinaryOp::Lt,
-        Rule::op_le => BinaryOp::Le,
-        Rule::op_gt => BinaryOp::Gt,
-        Rule::op_ge => BinaryOp::Ge,
-        Rule::op_in => BinaryOp::In,
-        Rule::op_not_in => BinaryOp::NotIn,
-        Rule::op_depends_on => BinaryOp::DependsOn,
-        Rule::op_depends_directly_on => BinaryOp::DependsDirectlyOn,
-        Rule::op_starts_before => BinaryOp::StartsBefore,
-        Rule::op_runs_as => BinaryOp::RunsAs,
-        Rule::op_range => BinaryOp::Range,
-        Rule::op_range_incl => BinaryOp::RangeInclusive,
-        Rule::op_add => BinaryOp::Add,
-        Rule::op_sub => BinaryOp::Sub,
-        Rule::op_mul => BinaryOp::Mul,
-        Rule::op_div => BinaryOp::Div,
-        Rule::op_mod => BinaryOp::Mod,
-        _ => return None,
-    })
+/// A `prefix` pair's operator and the span of the operator alone (the pair also holds the
+/// blanks after it).
+fn prefix_op(pair: &Pair<'_, Rule>, lowerer: &Lowerer<'_>) -> (UnaryOp, Span) {
+    let start = pair.as_span().start();
+    if pair.as_str().starts_with('-') {
+        (UnaryOp::Neg, lowerer.span_at(start, start + 1))
+    } else {
+        (UnaryOp::Not, lowerer.span_at(start, start + "not".len()))
+    }
+}
+
+/// Where a `postfix` pair's operator ends: at its last name, before the blanks it also holds.
+fn postfix_end(pair: &Pair<'_, Rule>) -> usize {
+    pair.clone()
+        .into_inner()
+        .last()
+        .map_or(pair.as_span().end(), |p| p.as_span().end())
 }
 
 /// The byte index of the `}` that closes the hole opened at `open`, counting nested braces.
@@ -882,43 +977,40 @@ fn describe_found(text: &str, at: usize) -> (String, usize) {
 fn describe_rule(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "the end of the file",
-        Rule::pack_decl | Rule::kw_pack => "`pack`",
-        Rule::fact_decl | Rule::kw_fact => "`fact`",
-        Rule::let_decl | Rule::kw_let => "`let`",
-        Rule::input_decl | Rule::kw_input => "`input`",
-        Rule::rule_decl | Rule::kw_rule => "`rule`",
-        Rule::title_clause | Rule::kw_title => "`title`",
-        Rule::severity_clause | Rule::kw_severity => "`severity`",
-        Rule::controls_clause | Rule::kw_controls => "`controls`",
-        Rule::tags_clause | Rule::kw_tags => "`tags`",
-        Rule::help_clause | Rule::kw_help => "`help`",
-        Rule::docs_clause | Rule::kw_docs => "`docs`",
-        Rule::when_clause | Rule::kw_when => "`when`",
-        Rule::require_clause | Rule::kw_require => "`require`",
-        Rule::kw_else => "`else`",
-        Rule::comprehension | Rule::kw_for => "`for`",
-        Rule::kw_if => "`if`",
+        Rule::pack_decl => "`pack`",
+        Rule::fact_decl => "`fact`",
+        Rule::let_decl => "`let`",
+        Rule::input_decl => "`input`",
+        Rule::rule_decl => "`rule`",
+        Rule::title_clause => "`title`",
+        Rule::severity_clause => "`severity`",
+        Rule::controls_clause => "`controls`",
+        Rule::tags_clause => "`tags`",
+        Rule::help_clause => "`help`",
+        Rule::docs_clause => "`docs`",
+        Rule::when_clause => "`when`",
+        Rule::require_clause => "`require`",
+        Rule::else_clause => "`else`",
+        Rule::comprehension => "`for`",
+        Rule::list_filter => "`if`",
         Rule::params => "parameters",
         Rule::expr
         | Rule::template_expr
         | Rule::paren
         | Rule::list
         | Rule::record
-        | Rule::quantifier
-        | Rule::call
         | Rule::boolean
         | Rule::integer
-        | Rule::op_not
-        | Rule::op_neg => "an expression",
+        | Rule::prefix
+        | Rule::op_not => "an expression",
+        Rule::quantifier => "a quantifier",
         Rule::string | Rule::string_inner | Rule::hole_string_inner => "a string",
         Rule::string_list => "a list of strings",
         Rule::ident | Rule::named_type => "a name",
         Rule::rule_name => "a rule name",
         Rule::dotted_name => "a fact path such as `exchange.stores`",
         Rule::list_type | Rule::record_type | Rule::field_type => "a type",
-        Rule::quantifier_kw => "a quantifier",
-        Rule::field_access | Rule::is_test => "an operator",
-        r if binary_op(r).is_some() || matches!(r, Rule::op_and | Rule::op_or) => "an operator",
+        Rule::postfix | Rule::infix | Rule::op_in => "an operator",
         _ => return None,
     })
 }
@@ -1002,6 +1094,13 @@ mod tests {
     fn chained_comparison_is_an_error() {
         let err = parse_file("pack p\nlet x = 1 < 2 < 3", FileId(0)).unwrap_err();
         assert_eq!(err[0].code, codes::CHAINED_OPERATOR);
+    }
+
+    #[test]
+    fn operators_nested_without_brackets_are_refused_not_overflowed() {
+        let text = format!("pack p\nlet x = 1{}", " + not 1".repeat(100_000));
+        let err = parse_file(&text, FileId(0)).unwrap_err();
+        assert_eq!(err[0].code, codes::TOO_DEEP);
     }
 
     #[test]
