@@ -1,6 +1,7 @@
 //! Evaluation of a checked program against one snapshot. The snapshot is borrowed, never
 //! copied; facts and definitions are computed at most once per snapshot.
 
+mod columns;
 mod graph;
 pub mod outcome;
 pub mod value;
@@ -58,6 +59,8 @@ pub struct Evaluator<'a> {
     all_dependencies: Vec<Option<Value<'a>>>,
     /// `services`, once computed.
     services: Option<Value<'a>>,
+    /// The column of each `is` predicate a quantifier asked about (see `columns`).
+    columns: Vec<(Predicate, columns::Column)>,
     /// Results of functions of one service, per function and service (sized on first use).
     calls: Vec<Vec<Option<Eval<'a>>>>,
     /// The values of [`NodeKind::Hoisted`] expressions, once computed.
@@ -111,6 +114,7 @@ impl<'a> Evaluator<'a> {
             all_dependencies: Vec::new(),
             services: None,
             calls: Vec::new(),
+            columns: Vec::new(),
             hoisted: vec![None; program.hoisted as usize],
             trace: None,
             explain: None,
@@ -347,7 +351,7 @@ impl<'a> Evaluator<'a> {
         if let NodeKind::Tested { test, node: body } = &node.kind {
             if self.explain.is_none() && self.trace.is_none() {
                 self.charge(1, node.span)?;
-                if let Some(holds) = self.run_test(test) {
+                if let Some(holds) = self.run_test(test, Bound::NONE) {
                     return Ok(holds);
                 }
             }
@@ -437,11 +441,11 @@ impl<'a> Evaluator<'a> {
 
     /// A compiled loop body or filter; `None` when something it reads is missing (the body
     /// as written then says what).
-    fn run_test(&self, test: &'a ServiceTest) -> Option<bool> {
+    fn run_test(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {
         match test {
             ServiceTest::And(tests) => {
                 for t in tests {
-                    if !self.run_test(t)? {
+                    if !self.run_operand(t, bound)? {
                         return Some(false);
                     }
                 }
@@ -449,19 +453,30 @@ impl<'a> Evaluator<'a> {
             }
             ServiceTest::Or(tests) => {
                 for t in tests {
-                    if self.run_test(t)? {
+                    if self.run_operand(t, bound)? {
                         return Some(true);
                     }
                 }
                 Some(false)
             }
-            ServiceTest::Not(t) => Some(!self.run_test(t)?),
+            ServiceTest::Not(t) => Some(!self.run_operand(t, bound)?),
+            _ => self.run_operand(test, bound),
+        }
+    }
+
+    /// An operand of a [`ServiceTest`]: the comparisons are done in place, without another call.
+    #[inline]
+    fn run_operand(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {
+        match test {
+            ServiceTest::And(_) | ServiceTest::Or(_) | ServiceTest::Not(_) => {
+                self.run_test(test, bound)
+            }
             ServiceTest::Is {
                 slot,
                 predicate,
                 negated,
             } => {
-                let svc = self.service(self.local_service(*slot)?);
+                let svc = self.service(self.test_service(*slot, bound)?);
                 let holds = match predicate {
                     Predicate::State(s) => svc.state()? == *s,
                     Predicate::StartType(t) => svc.start_type()? == *t,
@@ -472,15 +487,19 @@ impl<'a> Evaluator<'a> {
                 left,
                 right,
                 negated,
-            } => Some((self.test_text(left)? == self.test_text(right)?) != *negated),
+            } => {
+                let same = self.test_text(left, bound)? == self.test_text(right, bound)?;
+                Some(same != *negated)
+            }
         }
     }
 
-    fn test_text(&self, text: &'a TestText) -> Option<&'a str> {
+    #[inline]
+    fn test_text(&self, text: &'a TestText, bound: Bound) -> Option<&'a str> {
         match text {
             TestText::Literal(s) => Some(s),
             TestText::Field { slot, field } => {
-                let svc = self.service(self.local_service(*slot)?);
+                let svc = self.service(self.test_service(*slot, bound)?);
                 match field {
                     ServiceField::Name => Some(svc.name()),
                     ServiceField::Account => svc.account(),
@@ -488,6 +507,15 @@ impl<'a> Evaluator<'a> {
                     _ => None,
                 }
             }
+        }
+    }
+
+    #[inline]
+    fn test_service(&self, slot: u32, bound: Bound) -> Option<u32> {
+        if slot == bound.slot {
+            Some(bound.service)
+        } else {
+            self.local_service(slot)
         }
     }
 
@@ -997,45 +1025,62 @@ impl<'a> Evaluator<'a> {
         body: &'a Node,
     ) -> Eval<'a> {
         let items = self.eval_list(source)?;
-        let mut pending: Option<Box<Undecided>> = None;
-        let mut count: i64 = 0;
-        // A compiled body runs here directly, item after item (what `eval_bool` would do).
-        let test = match (&body.kind, &self.explain, &self.trace) {
-            (NodeKind::Tested { test, node }, None, None) => Some((test, &**node)),
-            _ => None,
+        let mut tally = Tally {
+            kind,
+            count: 0,
+            pending: None,
         };
-        for item in items.iter() {
-            self.locals[self.frame + slot as usize] = item.clone();
-            let holds = match test {
-                Some((test, as_written)) => {
-                    self.charge(1, body.span)?;
-                    match self.run_test(test) {
-                        Some(holds) => Ok(holds),
-                        None => self.eval_bool(as_written),
-                    }
-                }
-                None => self.eval_bool(body),
-            };
-            match (kind, holds) {
-                (Quantifier::All, Ok(false)) => return Ok(Value::Bool(false)),
-                (Quantifier::Any, Ok(true)) => return Ok(Value::Bool(true)),
-                (Quantifier::None, Ok(true)) => return Ok(Value::Bool(false)),
-                (Quantifier::Count, Ok(true)) => count += 1,
-                (Quantifier::Count, Err(u)) => return Err(u),
-                (_, Ok(_)) => {}
-                (_, Err(u)) => {
-                    pending.get_or_insert(u);
+        if let (NodeKind::Tested { test, node }, None, None) =
+            (&body.kind, &self.explain, &self.trace)
+        {
+            if matches!(source.kind, NodeKind::Services) {
+                if let Some(column) = self.column(test, slot).filter(|c| !c.has_unknown()) {
+                    self.charge(items.len(), body.span)?;
+                    let holding = column.count() as usize;
+                    return Ok(match kind {
+                        Quantifier::All => Value::Bool(holding == items.len()),
+                        Quantifier::Any => Value::Bool(holding > 0),
+                        Quantifier::None => Value::Bool(holding == 0),
+                        Quantifier::Count => Value::Int(i64::from(column.count())),
+                    });
                 }
             }
+            // A compiled body runs here directly, item after item, with the loop variable
+            // handed to it rather than stored (what `eval_bool` would do, without its detours).
+            // One step per item, charged up front.
+            self.charge(items.len(), body.span)?;
+            for item in items.iter() {
+                let decided = match item {
+                    Value::Service(service) => self.run_test(
+                        test,
+                        Bound {
+                            slot,
+                            service: *service,
+                        },
+                    ),
+                    _ => None,
+                };
+                let holds = match decided {
+                    Some(holds) => Ok(holds),
+                    None => {
+                        self.locals[self.frame + slot as usize] = item.clone();
+                        self.eval_bool(node)
+                    }
+                };
+                if let Some(done) = tally.add(holds) {
+                    return done;
+                }
+            }
+            return tally.finish();
         }
-        if let Some(u) = pending {
-            return Err(u);
+        for item in items.iter() {
+            self.locals[self.frame + slot as usize] = item.clone();
+            let holds = self.eval_bool(body);
+            if let Some(done) = tally.add(holds) {
+                return done;
+            }
         }
-        Ok(match kind {
-            Quantifier::All | Quantifier::None => Value::Bool(true),
-            Quantifier::Any => Value::Bool(false),
-            Quantifier::Count => Value::Int(count),
-        })
+        tally.finish()
     }
 
     fn arith(&mut self, op: Arith, l: &'a Node, r: &'a Node, span: Span) -> Eval<'a> {
@@ -1440,6 +1485,61 @@ fn change_case(text: &str, upper: bool) -> SmolStr {
         bytes.make_ascii_lowercase();
     }
     SmolStr::new(std::str::from_utf8(bytes).unwrap_or_default())
+}
+
+/// A quantifier's answer so far.
+struct Tally {
+    kind: Quantifier,
+    count: i64,
+    /// The first item that could not be decided; it decides unless another item does.
+    pending: Option<Box<Undecided>>,
+}
+
+impl Tally {
+    /// Takes one item's answer; returns the quantifier's when this item decides it.
+    fn add<'a>(&mut self, holds: Result<bool, Box<Undecided>>) -> Option<Eval<'a>> {
+        match (self.kind, holds) {
+            (Quantifier::All, Ok(false)) => Some(Ok(Value::Bool(false))),
+            (Quantifier::Any, Ok(true)) => Some(Ok(Value::Bool(true))),
+            (Quantifier::None, Ok(true)) => Some(Ok(Value::Bool(false))),
+            (Quantifier::Count, Ok(true)) => {
+                self.count += 1;
+                None
+            }
+            (Quantifier::Count, Err(u)) => Some(Err(u)),
+            (_, Ok(_)) => None,
+            (_, Err(u)) => {
+                self.pending.get_or_insert(u);
+                None
+            }
+        }
+    }
+
+    fn finish<'a>(self) -> Eval<'a> {
+        if let Some(u) = self.pending {
+            return Err(u);
+        }
+        Ok(match self.kind {
+            Quantifier::All | Quantifier::None => Value::Bool(true),
+            Quantifier::Any => Value::Bool(false),
+            Quantifier::Count => Value::Int(self.count),
+        })
+    }
+}
+
+/// The loop variable a [`ServiceTest`] is run for, handed over rather than stored in its slot.
+#[derive(Clone, Copy)]
+struct Bound {
+    slot: u32,
+    service: u32,
+}
+
+impl Bound {
+    /// For a test whose loop variables are all in their slots.
+    const NONE: Bound = Bound {
+        slot: u32::MAX,
+        service: 0,
+    };
 }
 
 /// Limits hit while computing a definition or a hoisted expression belong to the rule that

@@ -1,0 +1,274 @@
+//! A quantifier over `services` whose body compiled to a [`ServiceTest`] on its own variable is
+//! decided a column at a time: the test's value for every service at once, as bit sets, with
+//! the column of each `is` predicate computed once per host and shared by every rule that asks.
+//! `count s in services: s is running and s.name != "X"` in 200 rules reads the states once and
+//! compares names 200 times, instead of running 200 loops over every service.
+//!
+//! Each service's answer is true, false or unknown (data missing). Unknown answers are combined
+//! as the evaluator combines undecided operands (`and` is false if any operand is, `or` true if
+//! any is); when any service's answer stays unknown, the quantifier runs item by item instead,
+//! so that the undecided item is reported exactly as evaluating the body would report it.
+
+use super::Evaluator;
+use crate::check::ir::{Predicate, ServiceField, ServiceTest, TestText};
+use crate::snapshot::ServiceRef;
+
+/// The answers of one test for every service: bit `i` is service `i`. A service is true when
+/// its bit is set in `value`, unknown when set in `unknown`, and false otherwise.
+#[derive(Debug, Clone)]
+pub(super) struct Column {
+    value: Vec<u64>,
+    unknown: Vec<u64>,
+}
+
+impl Column {
+    fn new(services: usize) -> Column {
+        let words = services.div_ceil(64);
+        Column {
+            value: vec![0; words],
+            unknown: vec![0; words],
+        }
+    }
+
+    fn set(&mut self, service: usize, answer: Option<bool>) {
+        let (word, bit) = (service / 64, 1u64 << (service % 64));
+        match answer {
+            Some(true) => self.value[word] |= bit,
+            Some(false) => {}
+            None => self.unknown[word] |= bit,
+        }
+    }
+
+    /// Swaps true and false; unknown stays unknown.
+    fn not(mut self, services: usize) -> Column {
+        for (word, (v, u)) in self.value.iter_mut().zip(&self.unknown).enumerate() {
+            *v = !*v & !*u & mask(word, services);
+        }
+        self
+    }
+
+    /// `and` (`all = true`) or `or` (`all = false`) of the operands' columns.
+    fn combine(columns: Vec<Column>, all: bool, services: usize) -> Column {
+        let mut out = Column::new(services);
+        for word in 0..out.value.len() {
+            let live = mask(word, services);
+            let (mut any_true, mut all_true, mut any_false, mut any_unknown) = (0, live, 0, 0);
+            for c in &columns {
+                let (v, u) = (c.value[word], c.unknown[word]);
+                any_true |= v;
+                all_true &= v;
+                any_false |= !v & !u & live;
+                any_unknown |= u;
+            }
+            if all {
+                out.value[word] = all_true;
+                out.unknown[word] = any_unknown & !any_false;
+            } else {
+                out.value[word] = any_true;
+                out.unknown[word] = any_unknown & !any_true;
+            }
+        }
+        out
+    }
+
+    pub(super) fn has_unknown(&self) -> bool {
+        self.unknown.iter().any(|&u| u != 0)
+    }
+
+    /// How many services the test holds for.
+    pub(super) fn count(&self) -> u32 {
+        self.value.iter().map(|v| v.count_ones()).sum()
+    }
+}
+
+/// The bits of word `word` that stand for services.
+fn mask(word: usize, services: usize) -> u64 {
+    let first = word * 64;
+    match services.saturating_sub(first) {
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    /// The test's column over every service, for a loop whose variable is `slot`; `None` when
+    /// the test reads another loop's variable.
+    pub(super) fn column(&mut self, test: &'a ServiceTest, slot: u32) -> Option<Column> {
+        let services = self.snapshot.services.len();
+        Some(match test {
+            ServiceTest::And(tests) | ServiceTest::Or(tests) => {
+                let columns = tests
+                    .iter()
+                    .map(|t| self.column(t, slot))
+                    .collect::<Option<Vec<_>>>()?;
+                Column::combine(columns, matches!(test, ServiceTest::And(_)), services)
+            }
+            ServiceTest::Not(t) => self.column(t, slot)?.not(services),
+            ServiceTest::Is {
+                slot: reads,
+                predicate,
+                negated,
+            } => {
+                if *reads != slot {
+                    return None;
+                }
+                let column = self.predicate_column(*predicate);
+                if *negated {
+                    column.not(services)
+                } else {
+                    column
+                }
+            }
+            ServiceTest::Equal {
+                left,
+                right,
+                negated,
+            } => {
+                let reads_only = |t: &TestText| match t {
+                    TestText::Literal(_) => true,
+                    TestText::Field { slot: reads, .. } => *reads == slot,
+                };
+                if !reads_only(left) || !reads_only(right) {
+                    return None;
+                }
+                let mut column = Column::new(services);
+                if let Some(name) = literal_name(left, right) {
+                    // Service names are unique without regard to case (the snapshot loader
+                    // refuses two that differ only in case), so at most the one service the
+                    // index finds can carry exactly this name.
+                    if let Some(i) = self.snapshot.services.get(name) {
+                        if self.snapshot.services.service(i).name() == name {
+                            column.set(i as usize, Some(true));
+                        }
+                    }
+                    return Some(if *negated {
+                        column.not(services)
+                    } else {
+                        column
+                    });
+                }
+                for (i, svc) in self.snapshot.services.iter().enumerate() {
+                    let answer = match (text_of(left, svc), text_of(right, svc)) {
+                        (Some(l), Some(r)) => Some((l == r) != *negated),
+                        _ => None,
+                    };
+                    column.set(i, answer);
+                }
+                column
+            }
+        })
+    }
+
+    /// The column of `is <predicate>`, computed once per host.
+    fn predicate_column(&mut self, predicate: Predicate) -> Column {
+        if let Some((_, column)) = self.columns.iter().find(|(p, _)| *p == predicate) {
+            return column.clone();
+        }
+        let services = self.snapshot.services.len();
+        let mut column = Column::new(services);
+        for (i, svc) in self.snapshot.services.iter().enumerate() {
+            let answer = match predicate {
+                Predicate::State(s) => svc.state().map(|actual| actual == s),
+                Predicate::StartType(t) => svc.start_type().map(|actual| actual == t),
+            };
+            column.set(i, answer);
+        }
+        self.columns.push((predicate, column.clone()));
+        column
+    }
+}
+
+/// The literal of `s.name == "literal"` (either way round).
+fn literal_name<'a>(left: &'a TestText, right: &'a TestText) -> Option<&'a str> {
+    match (left, right) {
+        (TestText::Literal(s), TestText::Field { field, .. })
+        | (TestText::Field { field, .. }, TestText::Literal(s))
+            if *field == ServiceField::Name =>
+        {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// The string a test compares, for one service.
+fn text_of<'a>(text: &'a TestText, svc: ServiceRef<'a>) -> Option<&'a str> {
+    match text {
+        TestText::Literal(s) => Some(s),
+        TestText::Field { field, .. } => match field {
+            ServiceField::Name => Some(svc.name()),
+            ServiceField::Account => svc.account(),
+            ServiceField::DisplayName => svc.display_name(),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(answers: &[Option<bool>]) -> Column {
+        let mut c = Column::new(answers.len());
+        for (i, a) in answers.iter().enumerate() {
+            c.set(i, *a);
+        }
+        c
+    }
+
+    fn answers(c: &Column, n: usize) -> Vec<Option<bool>> {
+        (0..n)
+            .map(|i| {
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
+                if c.unknown[word] & bit != 0 {
+                    None
+                } else {
+                    Some(c.value[word] & bit != 0)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn three_valued_logic_matches_the_evaluator() {
+        // Every pair of answers, as `and` and `or` decide them with an undecided operand.
+        let all = [Some(true), Some(false), None];
+        let mut left = Vec::new();
+        let mut right = Vec::new();
+        for a in all {
+            for b in all {
+                left.push(a);
+                right.push(b);
+            }
+        }
+        let n = left.len();
+        let and = Column::combine(vec![column(&left), column(&right)], true, n);
+        let or = Column::combine(vec![column(&left), column(&right)], false, n);
+        let not = column(&left).not(n);
+        for i in 0..n {
+            let (a, b) = (left[i], right[i]);
+            let expected_and = match (a, b) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            let expected_or = match (a, b) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            };
+            assert_eq!(answers(&and, n)[i], expected_and, "{a:?} and {b:?}");
+            assert_eq!(answers(&or, n)[i], expected_or, "{a:?} or {b:?}");
+            assert_eq!(answers(&not, n)[i], a.map(|x| !x), "not {a:?}");
+        }
+    }
+
+    #[test]
+    fn bits_past_the_last_service_stay_clear() {
+        for n in [1, 63, 64, 65, 130] {
+            let c = column(&vec![Some(false); n]).not(n);
+            assert_eq!(c.count() as usize, n);
+            assert!(!c.has_unknown());
+        }
+    }
+}
