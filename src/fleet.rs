@@ -4,7 +4,7 @@
 //! One thread reads snapshots (lines of a stream go into reused buffers), `jobs` long-lived
 //! workers load, evaluate and, for the formats that stream, render each host's part of the
 //! report, and the calling thread writes the parts strictly in input order as they come (see
-//! [`pool`]). Whatever the number of threads, the writer sees the same sequence, so reports are
+//! [`pool`]; with one job, all of it runs in turn on the calling thread). Whatever the number of threads, the writer sees the same sequence, so reports are
 //! byte-identical. At most a few snapshots per worker are in flight, so memory does not grow
 //! with the number of hosts. A line of a stream that is not a snapshot is reported (named
 //! `file:line`) without stopping the other hosts.

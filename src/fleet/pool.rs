@@ -4,6 +4,7 @@
 //! them from a shared queue and do the work; the calling thread is the writer and sees the
 //! results strictly in the order the items were produced, each as soon as it and all before it
 //! are done (a reorder buffer keyed by sequence number). Reading, working and writing overlap.
+//! With one worker, everything runs in turn on the calling thread instead.
 //!
 //! Memory is bounded by a window: the reader may not produce an item while a few per worker are
 //! in flight (read and not yet written), nor while those in flight hold `max_bytes` or more. A
@@ -47,6 +48,13 @@ where
     W: Fn(I) -> T + Sync,
     D: FnMut(T),
 {
+    if limits.workers <= 1 {
+        // One worker gains nothing from threads but the overlap of reading with working, and
+        // the hand-offs cost more than that when the cores are busy (6% more CPU time on the
+        // fleet bench): read, work and write in turn on this thread, as a pool of one would.
+        sequential(produce, work, on_done);
+        return;
+    }
     // Both queues are unbounded channels: the window bounds what is in them.
     let (job_tx, job_rx) = mpsc::channel::<(u64, usize, I)>();
     let (done_tx, done_rx) = mpsc::channel::<(u64, usize, std::thread::Result<T>)>();
@@ -98,11 +106,20 @@ where
         resume_unwind(payload);
     }
     if fallback {
-        if let Some(mut produce) = lock(&produce).take() {
-            while let Some((item, _)) = produce() {
-                on_done(work(item));
-            }
+        if let Some(produce) = lock(&produce).take() {
+            sequential(produce, work, on_done);
         }
+    }
+}
+
+/// Everything on the calling thread, item after item.
+fn sequential<I, T>(
+    mut produce: impl FnMut() -> Option<(I, usize)>,
+    work: impl Fn(I) -> T,
+    mut on_done: impl FnMut(T),
+) {
+    while let Some((item, _)) = produce() {
+        on_done(work(item));
     }
 }
 
