@@ -1,6 +1,7 @@
 //! Source text to typed AST. Only this module (and its children) knows about pest.
 
 pub mod ast;
+mod build;
 pub mod fmt;
 mod lower;
 
