@@ -22,9 +22,27 @@ use crate::source::{FileId, Span, Spanned};
 #[grammar = "../grammar/expolicy.pest"]
 struct ExpolicyParser;
 
-/// Parses one policy file. Lowering keeps going after an error in one item, so that every
-/// problem in the file is reported in one run.
+/// Parses one policy file. A file without errors is read by `quick.rs`; pest reads the others,
+/// and lowering keeps going after an error in one item, so that every problem in the file is
+/// reported in one run.
 pub fn parse_file(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
+    if let Some(quick) = super::quick::parse_file(text, file) {
+        // Debug builds (tests, fuzzing) check every quick answer against the grammar's.
+        if cfg!(debug_assertions) {
+            let agreed = parse_with_pest(text, file)
+                .is_ok_and(|slow| format!("{slow:?}") == format!("{quick:?}"));
+            assert!(
+                agreed,
+                "quick.rs and the grammar read this policy differently:\n{text}"
+            );
+        }
+        return Ok(quick);
+    }
+    parse_with_pest(text, file)
+}
+
+/// pest's parse and its lowering, which explain every problem a file has.
+pub(super) fn parse_with_pest(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
     check_nesting(text, file).map_err(|d| vec![d])?;
     let mut pairs =
         parse_rule(Rule::file, text).map_err(|e| vec![syntax_error(&e, text, file, 0)])?;

@@ -4,6 +4,7 @@ pub mod ast;
 mod build;
 pub mod fmt;
 mod lower;
+mod quick;
 
 use crate::diag::Diag;
 use crate::source::{FileId, Span};
