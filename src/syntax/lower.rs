@@ -1,6 +1,7 @@
 //! pest pairs to the typed AST, one `lower_*` function per grammar rule, operator precedence,
 //! and our own pest → diagnostic adapter.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::iter::Peekable;
 
@@ -9,7 +10,11 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
 
 use super::ast::*;
-use super::{MAX_EXPR_DEPTH, check_nesting, codes};
+use super::build::{
+    InfixOp, Lowered, MAX_PREFIX_RUN, MAX_READ_NESTING, deeper, infix_node, postfix_node, prec,
+    prefix_node, template_parts, too_deep, too_many_prefixes, unescape_string,
+};
+use super::{check_nesting, codes};
 use crate::diag::Diag;
 use crate::source::{FileId, Span, Spanned};
 
@@ -17,101 +22,27 @@ use crate::source::{FileId, Span, Spanned};
 #[grammar = "../grammar/expolicy.pest"]
 struct ExpolicyParser;
 
-/// Prefix operators in a row beyond this are refused: each one nests the expression a level.
-const MAX_PREFIX_RUN: usize = 32;
-/// Operators that nest deeper than this while their operands are being read are refused before
-/// the parser's recursion runs out of stack (`1 + not 1 + not 1 …` nests without brackets).
-/// Each such level is a level of the tree, so anything this deep is over [`MAX_EXPR_DEPTH`]
-/// anyway; the margin keeps the usual diagnostic, at the level that went over, for all but
-/// absurd inputs.
-const MAX_OPERATOR_NESTING: u32 = 2 * MAX_EXPR_DEPTH;
-
-/// Binding powers, lowest first: `implies`, `or`, `and`, prefix `not`, comparisons, ranges,
-/// `+ -`, `* / %`, prefix `-`, postfix `.field` and `is`. Every infix operator is
-/// left-associative.
-mod prec {
-    pub const IMPLIES: u8 = 10;
-    pub const OR: u8 = 20;
-    pub const AND: u8 = 30;
-    pub const NOT: u8 = 40;
-    pub const COMPARE: u8 = 50;
-    pub const RANGE: u8 = 60;
-    pub const ADD: u8 = 70;
-    pub const MUL: u8 = 80;
-    pub const NEG: u8 = 90;
-    pub const POSTFIX: u8 = 100;
-}
-
-/// What one `infix` token is.
-#[derive(Clone, Copy)]
-enum InfixOp {
-    Logical(LogicalOp),
-    Binary(BinaryOp),
-}
-
-impl InfixOp {
-    /// Reads the operator from its text, which the grammar guarantees is one of them.
-    fn of(text: &str) -> InfixOp {
-        let b = text.as_bytes();
-        let second = b.get(1).copied();
-        InfixOp::Binary(match b.first().copied() {
-            Some(b'=') => BinaryOp::Eq,
-            Some(b'!') => BinaryOp::Ne,
-            Some(b'<') if second == Some(b'=') => BinaryOp::Le,
-            Some(b'<') => BinaryOp::Lt,
-            Some(b'>') if second == Some(b'=') => BinaryOp::Ge,
-            Some(b'>') => BinaryOp::Gt,
-            Some(b'.') if b.len() == 3 => BinaryOp::RangeInclusive,
-            Some(b'.') => BinaryOp::Range,
-            Some(b'+') => BinaryOp::Add,
-            Some(b'-') => BinaryOp::Sub,
-            Some(b'*') => BinaryOp::Mul,
-            Some(b'/') => BinaryOp::Div,
-            Some(b'%') => BinaryOp::Mod,
-            Some(b'a') => return InfixOp::Logical(LogicalOp::And),
-            Some(b'o') => return InfixOp::Logical(LogicalOp::Or),
-            Some(b'i') if second == Some(b'm') => BinaryOp::Implies,
-            Some(b'i') => BinaryOp::In,
-            Some(b'n') => BinaryOp::NotIn,
-            Some(b'd') if skip_blanks(text, "depends".len()).starts_with("directly") => {
-                BinaryOp::DependsDirectlyOn
-            }
-            Some(b'd') => BinaryOp::DependsOn,
-            Some(b's') => BinaryOp::StartsBefore,
-            _ => BinaryOp::RunsAs,
-        })
-    }
-
-    fn prec(self) -> u8 {
-        match self {
-            InfixOp::Logical(LogicalOp::Or) => prec::OR,
-            InfixOp::Logical(LogicalOp::And) => prec::AND,
-            InfixOp::Binary(op) => match op {
-                BinaryOp::Implies => prec::IMPLIES,
-                BinaryOp::Range | BinaryOp::RangeInclusive => prec::RANGE,
-                BinaryOp::Add | BinaryOp::Sub => prec::ADD,
-                BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => prec::MUL,
-                _ => prec::COMPARE,
-            },
-        }
-    }
-}
-
-/// The rest of `text` from byte `from` on, after blanks and `#` comments.
-fn skip_blanks(text: &str, from: usize) -> &str {
-    let mut rest = text.get(from..).unwrap_or("");
-    loop {
-        let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
-        match trimmed.strip_prefix('#') {
-            Some(comment) => rest = comment.trim_start_matches(|c| c != '\n' && c != '\r'),
-            None => return trimmed,
-        }
-    }
-}
-
-/// Parses one policy file. Lowering keeps going after an error in one item, so that every
-/// problem in the file is reported in one run.
+/// Parses one policy file. A file without errors is read by `quick.rs`; pest reads the others,
+/// and lowering keeps going after an error in one item, so that every problem in the file is
+/// reported in one run.
 pub fn parse_file(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
+    if let Some(quick) = super::quick::parse_file(text, file) {
+        // Debug builds (tests, fuzzing) check every quick answer against the grammar's.
+        if cfg!(debug_assertions) {
+            let agreed = parse_with_pest(text, file)
+                .is_ok_and(|slow| format!("{slow:?}") == format!("{quick:?}"));
+            assert!(
+                agreed,
+                "quick.rs and the grammar read this policy differently:\n{text}"
+            );
+        }
+        return Ok(quick);
+    }
+    parse_with_pest(text, file)
+}
+
+/// pest's parse and its lowering, which explain every problem a file has.
+pub(super) fn parse_with_pest(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
     check_nesting(text, file).map_err(|d| vec![d])?;
     let mut pairs =
         parse_rule(Rule::file, text).map_err(|e| vec![syntax_error(&e, text, file, 0)])?;
@@ -119,6 +50,7 @@ pub fn parse_file(text: &str, file: FileId) -> Result<File, Vec<Diag>> {
         file,
         base: 0,
         text,
+        nesting: Cell::new(0),
     };
     let file_pair = pairs.next().ok_or_else(|| vec![internal(file)])?;
     lowerer.lower_file(file_pair)
@@ -148,7 +80,12 @@ pub fn parse_template_expr(
 ) -> Result<Expr, Diag> {
     let mut pairs =
         parse_rule(Rule::template_expr, hole).map_err(|e| syntax_error(&e, hole, file, base))?;
-    let lowerer = Lowerer { file, base, text };
+    let lowerer = Lowerer {
+        file,
+        base,
+        text,
+        nesting: Cell::new(0),
+    };
     let outer = pairs.next().ok_or_else(|| internal(file))?;
     let expr = outer
         .into_inner()
@@ -163,14 +100,14 @@ fn internal(file: FileId) -> Diag {
         .help("this is a bug in expolicy; please report it with the policy that caused it")
 }
 
-type Lowered = Result<(Expr, u32), Diag>;
-
 struct Lowerer<'t> {
     file: FileId,
     /// Byte offset of the parsed text within the file (non-zero for template holes).
     base: usize,
     /// The whole file, for template holes that need their surroundings.
     text: &'t str,
+    /// How deep the expression being read nests so far (see [`MAX_READ_NESTING`]).
+    nesting: Cell<u32>,
 }
 
 impl<'t> Lowerer<'t> {
@@ -182,6 +119,19 @@ impl<'t> Lowerer<'t> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         self.span_at(s.start(), s.end())
+    }
+
+    /// Runs `read` one level deeper into an expression, refusing to go past
+    /// [`MAX_READ_NESTING`]; `at` is where the next level starts.
+    fn nested<T>(&self, at: usize, read: impl FnOnce() -> Result<T, Diag>) -> Result<T, Diag> {
+        let level = self.nesting.get() + 1;
+        if level > MAX_READ_NESTING {
+            return Err(too_deep(self.span_at(at, at)));
+        }
+        self.nesting.set(level);
+        let read = read();
+        self.nesting.set(level - 1);
+        read
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -411,113 +361,19 @@ impl<'t> Lowerer<'t> {
         if inner.as_rule() == Rule::hole_string_inner {
             return Ok(Spanned::new(inner.as_str().to_string(), span));
         }
-        let raw = inner.as_str();
-        if !raw.contains('\\') {
-            return Ok(Spanned::new(raw.to_string(), span));
-        }
         let start = self.base + inner.as_span().start();
-        let mut out = String::with_capacity(raw.len());
-        let mut chars = raw.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            let (_, escaped) = chars.next().unwrap_or((i + 1, '\\'));
-            out.push(self.unescape(escaped, start + i)?);
-        }
-        Ok(Spanned::new(out, span))
+        let value = unescape_string(self.file, inner.as_str(), start)?;
+        Ok(Spanned::new(value, span))
     }
 
-    /// The character that `\` + `escaped` stands for; `at` is the byte of the backslash.
-    fn unescape(&self, escaped: char, at: usize) -> Result<char, Diag> {
-        match escaped {
-            'n' => Ok('\n'),
-            't' => Ok('\t'),
-            'r' => Ok('\r'),
-            '"' | '\\' | '{' | '}' => Ok(escaped),
-            other => Err(
-                Diag::error(codes::BAD_ESCAPE, format!("unknown escape `\\{other}`"))
-                    .label(
-                        Span::new(self.file, at, at + 1 + other.len_utf8()),
-                        "not a known escape",
-                    )
-                    .help(r#"the escapes are \" \\ \n \t \r \{ and \}"#),
-            ),
-        }
-    }
-
+    /// A message template: text with `{expr}` holes; `{{` and `}}` stand for braces.
     fn lower_template(&self, pair: Pair<'_, Rule>) -> Result<Template, Diag> {
         let span = self.span(&pair);
-        let inner = pair
-            .into_inner()
-            .next()
-            .ok_or_else(|| internal(self.file))?;
+        let inner = self.next(&mut pair.into_inner())?;
         let start = self.base + inner.as_span().start();
-        let raw = inner.as_str();
-        let mut parts = Vec::new();
-        let mut text = String::new();
-        let mut i = 0;
-        let bytes = raw.as_bytes();
-        while i < raw.len() {
-            let c = bytes[i];
-            match c {
-                b'\\' => {
-                    let escaped = raw[i + 1..].chars().next().unwrap_or('\\');
-                    text.push(self.unescape(escaped, start + i)?);
-                    i += 1 + escaped.len_utf8();
-                }
-                b'{' if bytes.get(i + 1) == Some(&b'{') => {
-                    text.push('{');
-                    i += 2;
-                }
-                b'}' if bytes.get(i + 1) == Some(&b'}') => {
-                    text.push('}');
-                    i += 2;
-                }
-                b'{' => {
-                    let close = find_hole_end(raw, i).ok_or_else(|| {
-                        Diag::error(
-                            codes::BAD_TEMPLATE,
-                            "this `{` opens a hole that is never closed",
-                        )
-                        .label(
-                            Span::new(self.file, start + i, start + i + 1),
-                            "unclosed `{`",
-                        )
-                        .help("close the hole with `}`, or write `{{` for a literal brace")
-                    })?;
-                    let hole = &raw[i + 1..close];
-                    if hole.trim().is_empty() {
-                        return Err(Diag::error(codes::BAD_TEMPLATE, "empty `{}` in a message")
-                            .label(Span::new(self.file, start + i, start + close + 1), "nothing to show here")
-                            .help("put an expression inside, such as `{svc.state}`, or write `{{}}` for braces"));
-                    }
-                    if !text.is_empty() {
-                        parts.push(TemplatePart::Text(std::mem::take(&mut text)));
-                    }
-                    let expr = parse_template_expr(self.text, hole, self.file, start + i + 1)?;
-                    parts.push(TemplatePart::Expr(expr));
-                    i = close + 1;
-                }
-                b'}' => {
-                    return Err(Diag::error(codes::BAD_TEMPLATE, "a lone `}` in a message")
-                        .label(
-                            Span::new(self.file, start + i, start + i + 1),
-                            "no hole to close",
-                        )
-                        .help("write `}}` for a literal brace"));
-                }
-                _ => {
-                    let ch = raw[i..].chars().next().unwrap_or(' ');
-                    text.push(ch);
-                    i += ch.len_utf8();
-                }
-            }
-        }
-        if !text.is_empty() {
-            parts.push(TemplatePart::Text(text));
-        }
+        let parts = template_parts(self.file, inner.as_str(), start, |hole, at| {
+            parse_template_expr(self.text, hole, self.file, at)
+        })?;
         Ok(Template { parts, span })
     }
 
@@ -546,9 +402,11 @@ impl<'t> Lowerer<'t> {
     }
 
     fn lower_expr(&self, pair: Pair<'_, Rule>) -> Lowered {
-        let pairs = pair.into_inner();
-        self.check_prefix_runs(pairs.clone())?;
-        self.climb(&mut pairs.peekable(), 0, 0)
+        self.nested(pair.as_span().start(), || {
+            let pairs = pair.into_inner();
+            self.check_prefix_runs(pairs.clone())?;
+            self.climb(&mut pairs.peekable(), 0)
+        })
     }
 
     fn check_prefix_runs(&self, pairs: Pairs<'_, Rule>) -> Result<(), Diag> {
@@ -557,12 +415,7 @@ impl<'t> Lowerer<'t> {
             if p.as_rule() == Rule::prefix {
                 run += 1;
                 if run > MAX_PREFIX_RUN {
-                    return Err(Diag::error(
-                        codes::TOO_DEEP,
-                        format!("more than {MAX_PREFIX_RUN} prefix operators in a row"),
-                    )
-                    .label(prefix_op(&p, self).1, "one too many")
-                    .help("`not not x` is `x`: remove the pairs"));
+                    return Err(too_many_prefixes(prefix_op(&p, self).1));
                 }
             } else {
                 run = 0;
@@ -573,19 +426,8 @@ impl<'t> Lowerer<'t> {
 
     /// Precedence climbing over one expression's run of operands and operators: an operand,
     /// then every operator that binds tighter than `min`, each with its right operand.
-    fn climb<'i>(&self, pairs: &mut Peekable<Pairs<'i, Rule>>, min: u8, nesting: u32) -> Lowered {
-        if nesting > MAX_OPERATOR_NESTING {
-            let at = pairs
-                .peek()
-                .map_or(Span::new(self.file, 0, 0), |p| self.span(p));
-            return Err(Diag::error(
-                codes::TOO_DEEP,
-                format!("expression nests more than {MAX_EXPR_DEPTH} levels deep"),
-            )
-            .label(at, "this expression is too deep")
-            .help("split it into named `let` definitions"));
-        }
-        let mut lhs = self.operand(pairs, nesting)?;
+    fn climb<'i>(&self, pairs: &mut Peekable<Pairs<'i, Rule>>, min: u8) -> Lowered {
+        let mut lhs = self.operand(pairs)?;
         loop {
             let (prec, infix) = match pairs.peek() {
                 Some(p) if p.as_rule() == Rule::postfix => (prec::POSTFIX, None),
@@ -602,8 +444,8 @@ impl<'t> Lowerer<'t> {
             lhs = match infix {
                 None => self.lower_postfix(lhs, op)?,
                 Some(infix) => {
-                    let rhs = self.climb(pairs, prec, nesting + 1)?;
-                    self.lower_infix(lhs, infix, self.span(&op), rhs)?
+                    let rhs = self.nested(op.as_span().end(), || self.climb(pairs, prec))?;
+                    infix_node(lhs, infix, self.span(&op), rhs)?
                 }
             };
         }
@@ -611,7 +453,7 @@ impl<'t> Lowerer<'t> {
 
     /// One operand: its prefix operators (each applied to what binds tighter than itself) or
     /// its primary.
-    fn operand<'i>(&self, pairs: &mut Peekable<Pairs<'i, Rule>>, nesting: u32) -> Lowered {
+    fn operand<'i>(&self, pairs: &mut Peekable<Pairs<'i, Rule>>) -> Lowered {
         let pair = pairs.next().ok_or_else(|| internal(self.file))?;
         match pair.as_rule() {
             Rule::prefix => {
@@ -620,13 +462,8 @@ impl<'t> Lowerer<'t> {
                     UnaryOp::Not => prec::NOT,
                     UnaryOp::Neg => prec::NEG,
                 };
-                let (operand, depth) = self.climb(pairs, prec - 1, nesting + 1)?;
-                let span = op_span.to(operand.span);
-                let kind = ExprKind::Unary {
-                    op: Spanned::new(op, op_span),
-                    operand: Box::new(operand),
-                };
-                self.deeper(Expr { kind, span }, depth + 1)
+                let operand = self.nested(pair.as_span().end(), || self.climb(pairs, prec - 1))?;
+                prefix_node(op, op_span, operand)
             }
             Rule::ident => match pairs.next_if(|p| p.as_rule() == Rule::call_args) {
                 Some(args) => {
@@ -640,7 +477,7 @@ impl<'t> Lowerer<'t> {
                         list.push(e);
                     }
                     let kind = ExprKind::Call { func, args: list };
-                    self.deeper(Expr { kind, span }, depth + 1)
+                    deeper(Expr { kind, span }, depth + 1)
                 }
                 None => {
                     let span = self.span(&pair);
@@ -650,18 +487,6 @@ impl<'t> Lowerer<'t> {
             },
             _ => self.lower_primary(pair),
         }
-    }
-
-    fn deeper(&self, expr: Expr, depth: u32) -> Lowered {
-        if depth > MAX_EXPR_DEPTH {
-            return Err(Diag::error(
-                codes::TOO_DEEP,
-                format!("expression nests more than {MAX_EXPR_DEPTH} levels deep"),
-            )
-            .label(expr.span, "this expression is too deep")
-            .help("split it into named `let` definitions"));
-        }
-        Ok((expr, depth))
     }
 
     fn lower_primary(&self, pair: Pair<'_, Rule>) -> Lowered {
@@ -678,7 +503,7 @@ impl<'t> Lowerer<'t> {
             Rule::string => Ok((expr(ExprKind::Str(self.lower_string(pair)?.node)), 1)),
             Rule::paren => {
                 let (e, d) = self.lower_expr(self.next(&mut pair.into_inner())?)?;
-                self.deeper(expr(ExprKind::Paren(Box::new(e))), d + 1)
+                deeper(expr(ExprKind::Paren(Box::new(e))), d + 1)
             }
             Rule::list => {
                 let mut inner = pair.into_inner();
@@ -707,7 +532,7 @@ impl<'t> Lowerer<'t> {
                         source: Box::new(source),
                         filter,
                     };
-                    return self.deeper(expr(kind), depth + 1);
+                    return deeper(expr(kind), depth + 1);
                 }
                 let mut items = vec![first];
                 for p in tail.into_inner() {
@@ -715,7 +540,7 @@ impl<'t> Lowerer<'t> {
                     depth = depth.max(d);
                     items.push(e);
                 }
-                self.deeper(expr(ExprKind::List(items)), depth + 1)
+                deeper(expr(ExprKind::List(items)), depth + 1)
             }
             Rule::record => {
                 let mut fields = Vec::new();
@@ -727,7 +552,7 @@ impl<'t> Lowerer<'t> {
                     depth = depth.max(d);
                     fields.push((name, value));
                 }
-                self.deeper(expr(ExprKind::Record(fields)), depth + 1)
+                deeper(expr(ExprKind::Record(fields)), depth + 1)
             }
             Rule::quantifier => {
                 let start = pair.as_span().start();
@@ -752,17 +577,15 @@ impl<'t> Lowerer<'t> {
                     source: Box::new(source),
                     body: Box::new(body),
                 };
-                self.deeper(expr(kind), sd.max(bd) + 1)
+                deeper(expr(kind), sd.max(bd) + 1)
             }
             _ => Err(internal(self.file)),
         }
     }
 
     fn lower_postfix(&self, lhs: (Expr, u32), op: Pair<'_, Rule>) -> Lowered {
-        let (base, depth) = lhs;
         let op_span = self.span_at(op.as_span().start(), postfix_end(&op));
-        let span = base.span.to(op_span);
-        let field_access = op.as_str().starts_with('.');
+        let is_test = !op.as_str().starts_with('.');
         let mut negated = false;
         let mut word = None;
         for p in op.into_inner() {
@@ -772,95 +595,7 @@ impl<'t> Lowerer<'t> {
             }
         }
         let word = word.ok_or_else(|| internal(self.file))?;
-        let kind = if field_access {
-            ExprKind::Field {
-                base: Box::new(base),
-                field: word,
-            }
-        } else {
-            ExprKind::Is {
-                base: Box::new(base),
-                negated,
-                word,
-            }
-        };
-        self.deeper(Expr { kind, span }, depth + 1)
-    }
-
-    fn lower_infix(
-        &self,
-        lhs: (Expr, u32),
-        op: InfixOp,
-        op_span: Span,
-        rhs: (Expr, u32),
-    ) -> Lowered {
-        let (lhs, ld) = lhs;
-        let (rhs, rd) = rhs;
-        let span = lhs.span.to(rhs.span);
-        let op = match op {
-            InfixOp::Logical(lop) => {
-                // Flatten `a and b and c` so that long chains stay shallow.
-                return match lhs.kind {
-                    ExprKind::Logical { op, mut operands } if op == lop => {
-                        operands.push(rhs);
-                        self.deeper(
-                            Expr {
-                                kind: ExprKind::Logical { op, operands },
-                                span,
-                            },
-                            ld.max(rd + 1),
-                        )
-                    }
-                    kind => self.deeper(
-                        Expr {
-                            kind: ExprKind::Logical {
-                                op: lop,
-                                operands: vec![
-                                    Expr {
-                                        kind,
-                                        span: lhs.span,
-                                    },
-                                    rhs,
-                                ],
-                            },
-                            span,
-                        },
-                        ld.max(rd) + 1,
-                    ),
-                };
-            }
-            InfixOp::Binary(op) => op,
-        };
-        if let ExprKind::Binary { op: inner, .. } = &lhs.kind {
-            let chained = (op == BinaryOp::Implies && inner.node == BinaryOp::Implies)
-                || (op.is_comparison() && inner.node.is_comparison())
-                || (op.is_range() && inner.node.is_range());
-            if chained {
-                return Err(Diag::error(
-                    codes::CHAINED_OPERATOR,
-                    format!(
-                        "`{}` cannot follow `{}` without parentheses",
-                        op.symbol(),
-                        inner.node.symbol()
-                    ),
-                )
-                .label(op_span, "second operator here")
-                .label(inner.span, "first operator here")
-                .help(format!(
-                    "say which comes first: `(a {} b) {} c` or `a {} (b {} c)`",
-                    inner.node.symbol(),
-                    op.symbol(),
-                    inner.node.symbol(),
-                    op.symbol()
-                )));
-            }
-        }
-        let kind = ExprKind::Binary {
-            op: Spanned::new(op, op_span),
-            lhs: Box::new(lhs),
-            rhs: Box::new(rhs),
-        };
-        self.deeper(Expr { kind, span }, ld.max(rd) + 1)
+        postfix_node(lhs, op_span, is_test, negated, word)
     }
 }
 
@@ -881,24 +616,6 @@ fn postfix_end(pair: &Pair<'_, Rule>) -> usize {
         .into_inner()
         .last()
         .map_or(pair.as_span().end(), |p| p.as_span().end())
-}
-
-/// The byte index of the `}` that closes the hole opened at `open`, counting nested braces.
-fn find_hole_end(raw: &str, open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, b) in raw.bytes().enumerate().skip(open) {
-        match b {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 // ---------------------------------------------------------------- pest errors to diagnostics
@@ -1101,6 +818,13 @@ mod tests {
         let text = format!("pack p\nlet x = 1{}", " + not 1".repeat(100_000));
         let err = parse_file(&text, FileId(0)).unwrap_err();
         assert_eq!(err[0].code, codes::TOO_DEEP);
+    }
+
+    #[test]
+    fn quantifiers_nested_without_brackets_are_refused_not_overflowed() {
+        let text = format!("pack p\nlet x = {}true", "all a in b: ".repeat(2_000));
+        let err = parse_file(&text, FileId(0)).unwrap_err();
+        assert_eq!(err[0].code, codes::TOO_DEEP, "{err:?}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Source text to typed AST. Only this module (and its children) knows about pest.
 
 pub mod ast;
+mod build;
 pub mod fmt;
 mod lower;
+mod quick;
 
 use crate::diag::Diag;
 use crate::source::{FileId, Span};
