@@ -1,20 +1,24 @@
 //! Evaluation of a checked program against one snapshot. The snapshot is borrowed, never
 //! copied; facts and definitions are computed at most once per snapshot.
 
+mod builtins;
 mod columns;
+mod facts;
 mod graph;
 pub mod outcome;
+mod shortcuts;
 pub mod value;
 
 use std::rc::Rc;
 
-use smol_str::{SmolStr, SmolStrBuilder};
+use smol_str::SmolStrBuilder;
 
 use crate::check::ir::*;
 use crate::check::types::Type;
 use crate::snapshot::{LoadedSnapshot, ServiceRef, same_account};
 use crate::source::Span;
 pub use outcome::*;
+use shortcuts::Bound;
 use value::{RecordValue, Value};
 
 /// Steps one rule may take before it is stopped with an `error` outcome.
@@ -371,194 +375,6 @@ impl<'a> Evaluator<'a> {
                 },
                 span: node.span,
             })),
-        }
-    }
-
-    /// The conditions rules are mostly made of (`and`, `or`, `not`, `is`, string equality),
-    /// decided without building a [`Value`] for every operand: quantifier bodies over hundreds
-    /// of services run through here. `None` sends the node down the general path, which gives
-    /// the same answer (and the diagnostics when something is missing); so does tracing.
-    fn fast_bool(&mut self, node: &'a Node) -> Option<Result<bool, Box<Undecided>>> {
-        match &node.kind {
-            NodeKind::And(operands) | NodeKind::Or(operands) => {
-                // `and` is decided by a false operand, `or` by a true one, even after an
-                // undecided one.
-                let deciding = matches!(node.kind, NodeKind::Or(_));
-                if let Err(u) = self.enter(node.span) {
-                    return Some(Err(u));
-                }
-                let mut pending = None;
-                let mut decided = None;
-                for operand in operands {
-                    match self.eval_bool(operand) {
-                        Ok(b) if b == deciding => {
-                            decided = Some(b);
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(u) => {
-                            pending.get_or_insert(u);
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Some(match decided {
-                    Some(b) => Ok(b),
-                    None => pending.map_or(Ok(!deciding), Err),
-                })
-            }
-            NodeKind::Not(inner) => {
-                if let Err(u) = self.enter(node.span) {
-                    return Some(Err(u));
-                }
-                let result = self.eval_bool(inner).map(|b| !b);
-                self.depth -= 1;
-                Some(result)
-            }
-            NodeKind::Is {
-                base,
-                predicate,
-                negated,
-            } if self.trace.is_none() => {
-                let svc = self.service(self.fast_service(base)?);
-                let holds = match predicate {
-                    Predicate::State(s) => svc.state()? == *s,
-                    Predicate::StartType(t) => svc.start_type()? == *t,
-                };
-                Some(self.charge(1, node.span).map(|()| holds != *negated))
-            }
-            NodeKind::Compare(cmp @ (Compare::Eq | Compare::Ne), l, r) => {
-                let (l, r) = (self.fast_str(l)?, self.fast_str(r)?);
-                let work = 1 + l.len().min(r.len()) / BYTES_PER_STEP;
-                Some(
-                    self.charge(work, node.span)
-                        .map(|()| (l == r) == (*cmp == Compare::Eq)),
-                )
-            }
-            _ => None,
-        }
-    }
-
-    /// A compiled loop body or filter; `None` when something it reads is missing (the body
-    /// as written then says what).
-    fn run_test(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {
-        match test {
-            ServiceTest::And(tests) => {
-                for t in tests {
-                    if !self.run_operand(t, bound)? {
-                        return Some(false);
-                    }
-                }
-                Some(true)
-            }
-            ServiceTest::Or(tests) => {
-                for t in tests {
-                    if self.run_operand(t, bound)? {
-                        return Some(true);
-                    }
-                }
-                Some(false)
-            }
-            ServiceTest::Not(t) => Some(!self.run_operand(t, bound)?),
-            _ => self.run_operand(test, bound),
-        }
-    }
-
-    /// An operand of a [`ServiceTest`]: the comparisons are done in place, without another call.
-    #[inline]
-    fn run_operand(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {
-        match test {
-            ServiceTest::And(_) | ServiceTest::Or(_) | ServiceTest::Not(_) => {
-                self.run_test(test, bound)
-            }
-            ServiceTest::Is {
-                slot,
-                predicate,
-                negated,
-            } => {
-                let svc = self.service(self.test_service(*slot, bound)?);
-                let holds = match predicate {
-                    Predicate::State(s) => svc.state()? == *s,
-                    Predicate::StartType(t) => svc.start_type()? == *t,
-                };
-                Some(holds != *negated)
-            }
-            ServiceTest::Equal {
-                left,
-                right,
-                negated,
-            } => {
-                let same = self.test_text(left, bound)? == self.test_text(right, bound)?;
-                Some(same != *negated)
-            }
-        }
-    }
-
-    #[inline]
-    fn test_text(&self, text: &'a TestText, bound: Bound) -> Option<&'a str> {
-        match text {
-            TestText::Literal(s) => Some(s),
-            TestText::Field { slot, field } => {
-                let svc = self.service(self.test_service(*slot, bound)?);
-                match field {
-                    ServiceField::Name => Some(svc.name()),
-                    ServiceField::Account => svc.account(),
-                    ServiceField::DisplayName => svc.display_name(),
-                    _ => None,
-                }
-            }
-        }
-    }
-
-    #[inline]
-    fn test_service(&self, slot: u32, bound: Bound) -> Option<u32> {
-        if slot == bound.slot {
-            Some(bound.service)
-        } else {
-            self.local_service(slot)
-        }
-    }
-
-    fn local_service(&self, slot: u32) -> Option<u32> {
-        match self.locals.get(self.frame + slot as usize)? {
-            Value::Service(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    /// The service a loop variable or a literal `service("…")` holds, when that is all it takes.
-    fn fast_service(&self, node: &'a Node) -> Option<u32> {
-        match node.kind {
-            NodeKind::Local(slot) => self.local_service(slot),
-            NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
-            // `let eventlog = service("Eventlog")`, once computed.
-            NodeKind::Global(g) => match self.globals.get(g as usize)? {
-                Some(Ok(Value::Service(i))) => Some(*i),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// A string literal, or a string field of such a service (when it is there and no read
-    /// needs recording).
-    fn fast_str(&self, node: &'a Node) -> Option<&'a str> {
-        match &node.kind {
-            NodeKind::Str(s) => Some(s),
-            NodeKind::ServiceField {
-                base,
-                field,
-                project: false,
-            } if self.trace.is_none() => {
-                let svc = self.service(self.fast_service(base)?);
-                match field {
-                    ServiceField::Name => Some(svc.name()),
-                    ServiceField::Account => svc.account(),
-                    ServiceField::DisplayName => svc.display_name(),
-                    _ => None,
-                }
-            }
-            _ => None,
         }
     }
 
@@ -1145,65 +961,6 @@ impl<'a> Evaluator<'a> {
         result
     }
 
-    // ------------------------------------------------------------ facts
-
-    fn fact(&mut self, f: u32, span: Span) -> Eval<'a> {
-        if let Some(cached) = &self.facts[f as usize] {
-            let result = cached.clone();
-            if let Ok(v) = &result {
-                let fact = &self.program.facts[f as usize];
-                self.record_read(|| (fact.dotted.clone(), fact_pointer(&fact.path)), v, span);
-            }
-            return result.map_err(|mut u| {
-                u.span = span;
-                u
-            });
-        }
-        let program = self.program;
-        let fact = &program.facts[f as usize];
-        let mut json = &self.snapshot.snapshot.facts;
-        let mut present = true;
-        for segment in &fact.path {
-            match json.get(segment) {
-                Some(v) => json = v,
-                None => {
-                    present = false;
-                    break;
-                }
-            }
-        }
-        let result = if present {
-            let mut path = FactPath {
-                segments: fact.path.iter().map(|s| Segment::Key(s)).collect(),
-            };
-            convert(json, &fact.ty, &mut path, span)
-        } else if let Some(default) = &fact.default {
-            self.fact_defaulted[f as usize] = true;
-            let saved = self.frame;
-            let base = self.locals.len();
-            self.locals
-                .resize(base + default.slots as usize, Value::Bool(false));
-            self.frame = base;
-            let value = self.eval(&default.node);
-            self.frame = saved;
-            self.locals.truncate(base);
-            value
-        } else {
-            undecided(
-                UndecidedKind::MissingFact {
-                    path: fact.dotted.clone(),
-                    pointer: fact_pointer(&fact.path),
-                },
-                span,
-            )
-        };
-        if let Ok(v) = &result {
-            self.record_read(|| (fact.dotted.clone(), fact_pointer(&fact.path)), v, span);
-        }
-        self.facts[f as usize] = Some(result.clone());
-        result
-    }
-
     // ------------------------------------------------------------ services
 
     fn service_field(&mut self, i: u32, field: ServiceField, span: Span) -> Eval<'a> {
@@ -1288,156 +1045,6 @@ impl<'a> Evaluator<'a> {
             span,
         })
     }
-
-    fn builtin(&mut self, builtin: Builtin, args: &'a [Node], span: Span) -> Eval<'a> {
-        // No builtin takes more than two arguments (the checker holds calls to that).
-        let mut argument_values = [Value::Bool(false), Value::Bool(false)];
-        for (value, arg) in argument_values.iter_mut().zip(args) {
-            *value = self.eval(arg)?;
-        }
-        let values = &mut argument_values[..args.len().min(2)];
-        let work = match builtin {
-            // Sorting costs n log n comparisons; the rest walk their arguments once.
-            Builtin::Sort => values.first().map_or(0, |v| {
-                let n = weight(v);
-                n.saturating_mul(n.max(2).ilog2() as usize)
-            }),
-            Builtin::Len | Builtin::StartsWith | Builtin::EndsWith => 0,
-            _ => values.iter().map(weight).sum(),
-        };
-        self.charge(work, span)?;
-        let text = |i: usize| values.get(i).and_then(|v| v.as_str()).unwrap_or("");
-        Ok(match builtin {
-            Builtin::Service => match self.snapshot.services.get(text(0)) {
-                Some(i) => Value::Service(i),
-                None => {
-                    return undecided(
-                        UndecidedKind::MissingService {
-                            name: text(0).to_string(),
-                        },
-                        span,
-                    );
-                }
-            },
-            Builtin::HasService => Value::Bool(self.snapshot.services.get(text(0)).is_some()),
-            // Already lower case (the usual SCM name compared to a literal): shared, not copied.
-            Builtin::Lower
-                if matches!(values.first(), Some(Value::Str(_)))
-                    && text(0)
-                        .bytes()
-                        .all(|b| b.is_ascii() && !b.is_ascii_uppercase()) =>
-            {
-                std::mem::replace(&mut values[0], Value::Bool(false))
-            }
-            Builtin::Lower => Value::owned_str(change_case(text(0), false)),
-            Builtin::Upper => Value::owned_str(change_case(text(0), true)),
-            Builtin::Len => {
-                let n = match &values[0] {
-                    Value::Str(s) => s.as_str().chars().count(),
-                    Value::List(items) => items.len(),
-                    _ => 0,
-                };
-                Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
-            }
-            Builtin::StartsWith => Value::Bool(text(0).starts_with(text(1))),
-            Builtin::EndsWith => Value::Bool(text(0).ends_with(text(1))),
-            Builtin::Contains => match &values[0] {
-                Value::List(items) => Value::Bool(items.iter().any(|v| v.equals(&values[1]))),
-                _ => Value::Bool(text(0).contains(text(1))),
-            },
-            Builtin::Join => {
-                let items = values[0].as_list().unwrap_or(&[]);
-                let parts: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
-                let built = parts.iter().map(|p| p.len()).sum::<usize>()
-                    + text(1).len().saturating_mul(parts.len());
-                self.charge(built / BYTES_PER_STEP, span)?;
-                Value::owned_str(parts.join(text(1)))
-            }
-            Builtin::Sort => {
-                let mut items: Vec<Value<'a>> = values[0].as_list().unwrap_or(&[]).to_vec();
-                items.sort_by(|a, b| match (a, b) {
-                    (Value::Int(x), Value::Int(y)) => x.cmp(y),
-                    _ => a.as_str().unwrap_or("").cmp(b.as_str().unwrap_or("")),
-                });
-                Value::list(items)
-            }
-            Builtin::Unique => {
-                let mut out: Vec<Value<'a>> = Vec::new();
-                for v in values[0].as_list().unwrap_or(&[]) {
-                    // Each item is compared with every distinct one kept so far.
-                    self.charge(out.len(), span)?;
-                    if !out.iter().any(|o| o.equals(v)) {
-                        out.push(v.clone());
-                    }
-                }
-                Value::list(out)
-            }
-            Builtin::Flatten => {
-                let lists = values[0].as_list().unwrap_or(&[]);
-                let mut out: Vec<Value<'a>> = Vec::new();
-                for list in lists {
-                    let items = list.as_list().unwrap_or(&[]);
-                    self.charge(items.len(), span)?;
-                    out.extend(items.iter().cloned());
-                }
-                Value::list(out)
-            }
-            Builtin::Min | Builtin::Max => {
-                let ints = values[0]
-                    .as_list()
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter_map(Value::as_int);
-                let found = if builtin == Builtin::Min {
-                    ints.min()
-                } else {
-                    ints.max()
-                };
-                match found {
-                    Some(i) => Value::Int(i),
-                    None => {
-                        let name = if builtin == Builtin::Min {
-                            "min"
-                        } else {
-                            "max"
-                        };
-                        return runtime(format!("{name}() of an empty list"), span);
-                    }
-                }
-            }
-            Builtin::Sum => {
-                let mut total: i64 = 0;
-                for i in values[0]
-                    .as_list()
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter_map(Value::as_int)
-                {
-                    total = match total.checked_add(i) {
-                        Some(t) => t,
-                        None => return runtime("sum() overflows", span),
-                    };
-                }
-                Value::Int(total)
-            }
-            Builtin::DependencyCycles => {
-                let cycles = self.graph.cycles(self.snapshot);
-                self.charge_graph(span)?;
-                let cycles = cycles.map_err(|m| self.missing_depends_on(m, span))?;
-                Value::list(
-                    cycles
-                        .into_iter()
-                        .map(|c| Value::list(c.into_iter().map(Value::str).collect()))
-                        .collect(),
-                )
-            }
-            Builtin::Str => {
-                let shown = self.display(&values[0]);
-                self.charge(shown.len() / BYTES_PER_STEP, span)?;
-                Value::owned_str(shown)
-            }
-        })
-    }
 }
 
 #[cold]
@@ -1458,33 +1065,6 @@ fn too_deep(span: Span) -> Box<Undecided> {
         },
         span,
     })
-}
-
-/// `lower`/`upper`: ASCII (service names, accounts) byte by byte, anything else by Unicode's
-/// rules.
-fn change_case(text: &str, upper: bool) -> SmolStr {
-    if !text.is_ascii() {
-        return SmolStr::from(if upper {
-            text.to_uppercase()
-        } else {
-            text.to_lowercase()
-        });
-    }
-    let mut buffer = [0u8; 64];
-    let Some(bytes) = buffer.get_mut(..text.len()) else {
-        return SmolStr::from(if upper {
-            text.to_ascii_uppercase()
-        } else {
-            text.to_ascii_lowercase()
-        });
-    };
-    bytes.copy_from_slice(text.as_bytes());
-    if upper {
-        bytes.make_ascii_uppercase();
-    } else {
-        bytes.make_ascii_lowercase();
-    }
-    SmolStr::new(std::str::from_utf8(bytes).unwrap_or_default())
 }
 
 /// A quantifier's answer so far.
@@ -1527,21 +1107,6 @@ impl Tally {
     }
 }
 
-/// The loop variable a [`ServiceTest`] is run for, handed over rather than stored in its slot.
-#[derive(Clone, Copy)]
-struct Bound {
-    slot: u32,
-    service: u32,
-}
-
-impl Bound {
-    /// For a test whose loop variables are all in their slots.
-    const NONE: Bound = Bound {
-        slot: u32::MAX,
-        service: 0,
-    };
-}
-
 /// Limits hit while computing a definition or a hoisted expression belong to the rule that
 /// asked, not to every later rule, so they are not cached.
 fn cacheable(result: &Eval<'_>) -> bool {
@@ -1563,131 +1128,4 @@ fn field_name(field: ServiceField) -> &'static str {
         .iter()
         .find(|(_, f)| *f == field)
         .map_or("?", |(n, _)| n)
-}
-
-fn fact_pointer(path: &[String]) -> String {
-    let mut out = String::from("/facts");
-    for s in path {
-        out.push('/');
-        out.push_str(&crate::snapshot::locate::escape_segment(s));
-    }
-    out
-}
-
-enum Segment<'p> {
-    Key(&'p str),
-    Index(usize),
-}
-
-/// Where in a fact a conversion is, rendered only when something is wrong.
-struct FactPath<'p> {
-    segments: Vec<Segment<'p>>,
-}
-
-impl FactPath<'_> {
-    fn dotted(&self) -> String {
-        let mut out = String::new();
-        for s in &self.segments {
-            match s {
-                Segment::Key(k) => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                }
-                Segment::Index(i) => out.push_str(&format!("[{i}]")),
-            }
-        }
-        out
-    }
-
-    fn pointer(&self) -> String {
-        let mut out = String::from("/facts");
-        for s in &self.segments {
-            out.push('/');
-            match s {
-                Segment::Key(k) => out.push_str(&crate::snapshot::locate::escape_segment(k)),
-                Segment::Index(i) => out.push_str(&i.to_string()),
-            }
-        }
-        out
-    }
-}
-
-fn json_kind(json: &serde_json::Value) -> String {
-    match json {
-        serde_json::Value::Null => "null".to_string(),
-        serde_json::Value::Bool(b) => format!("a boolean ({b})"),
-        serde_json::Value::Number(n) => format!("a number ({n})"),
-        serde_json::Value::String(s) => {
-            let short: String = s.chars().take(40).collect();
-            format!("a string ({short:?})")
-        }
-        serde_json::Value::Array(a) => format!("a list of {}", a.len()),
-        serde_json::Value::Object(_) => "an object".to_string(),
-    }
-}
-
-/// Holds a snapshot value to the type its fact declares.
-fn convert<'a, 'p>(
-    json: &'a serde_json::Value,
-    ty: &'a Type,
-    path: &mut FactPath<'p>,
-    span: Span,
-) -> Eval<'a>
-where
-    'a: 'p,
-{
-    let wrong = |path: &FactPath<'_>| {
-        undecided(
-            UndecidedKind::WrongType {
-                path: path.dotted(),
-                pointer: path.pointer(),
-                expected: ty.to_string(),
-                found: json_kind(json),
-            },
-            span,
-        )
-    };
-    match (ty, json) {
-        (Type::Bool, serde_json::Value::Bool(b)) => Ok(Value::Bool(*b)),
-        (Type::Int, serde_json::Value::Number(n)) => match n.as_i64() {
-            Some(i) => Ok(Value::Int(i)),
-            None => wrong(path),
-        },
-        (Type::Str, serde_json::Value::String(s)) => Ok(Value::str(s)),
-        (Type::List(elem), serde_json::Value::Array(items)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                path.segments.push(Segment::Index(i));
-                let v = convert(item, elem, path, span);
-                path.segments.pop();
-                out.push(v?);
-            }
-            Ok(Value::list(out))
-        }
-        (Type::Record(fields), serde_json::Value::Object(map)) => {
-            let mut values = Vec::with_capacity(fields.len());
-            for (name, fty) in fields.iter() {
-                path.segments.push(Segment::Key(name));
-                let v = match map.get(name) {
-                    Some(field) => convert(field, fty, path, span),
-                    None => undecided(
-                        UndecidedKind::MissingFact {
-                            path: path.dotted(),
-                            pointer: path.pointer(),
-                        },
-                        span,
-                    ),
-                };
-                path.segments.pop();
-                values.push(v?);
-            }
-            Ok(Value::Record(Rc::new(RecordValue {
-                fields: &fields[..],
-                values,
-            })))
-        }
-        _ => wrong(path),
-    }
 }
