@@ -74,12 +74,27 @@ impl<T: PartialEq> PartialEq for Spanned<T> {
 pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
+    /// Byte offset of the start of each line: reports place every result of every host in
+    /// the policy, so a location is a binary search here, not a scan from the top of the file.
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.text, offset)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self
+            .line_starts
+            .get(line.wrapping_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        (line.max(1), column)
     }
 }
 
@@ -131,9 +146,14 @@ impl SourceMap {
 
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>) -> FileId {
         let id = FileId(clamp_u32(self.files.len()));
+        let text: Arc<str> = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         self.files.push(SourceFile {
             name: name.into(),
-            text: text.into(),
+            text,
+            line_starts,
         });
         id
     }
@@ -179,5 +199,27 @@ mod tests {
         assert_eq!(line_col(text, 7), (2, 4));
         assert_eq!(offset_of(text, 2, 4), 7);
         assert_eq!(offset_of(text, 9, 1), text.len());
+    }
+
+    #[test]
+    fn a_files_line_index_agrees_with_counting() {
+        let mut map = SourceMap::new();
+        for text in [
+            "",
+            "\n",
+            "ab\ncé d\n",
+            "a\r\nb\r\n\r\nc",
+            "no newline at all",
+            "é\n\n€x",
+        ] {
+            let id = map.add("f", text);
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(
+                    map.get(id).line_col(offset),
+                    line_col(text, offset),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
     }
 }
