@@ -51,7 +51,7 @@ const NO_LOCAL: u32 = u32::MAX;
 impl Hoister {
     fn root(&mut self, node: &mut Node, depth: u32, repeated: bool) {
         let lowest = self.visit(node, depth, repeated);
-        if repeated && lowest >= depth && worth_hoisting(&node.kind) {
+        if repeated && lowest >= depth && worth_hoisting(&mut node.kind) {
             self.wrap(node);
         }
     }
@@ -98,7 +98,7 @@ impl Hoister {
         let hoisted_whole = repeated && lowest >= depth;
         if !hoisted_whole {
             for ((child, child_depth, child_repeated), low) in children.into_iter().zip(lows) {
-                if child_repeated && low >= child_depth && worth_hoisting(&child.kind) {
+                if child_repeated && low >= child_depth && worth_hoisting(&mut child.kind) {
                     self.wrap(child);
                 }
             }
@@ -120,23 +120,14 @@ impl Hoister {
     }
 }
 
-/// Whether computing the expression costs more than reading a cached value: literals, locals,
-/// definitions and facts (already computed once per host) and the like are left alone.
-fn worth_hoisting(kind: &NodeKind) -> bool {
-    !matches!(
-        kind,
-        NodeKind::Bool(_)
-            | NodeKind::Int(_)
-            | NodeKind::Str(_)
-            | NodeKind::Local(_)
-            | NodeKind::Global(_)
-            | NodeKind::Fact(_)
-            | NodeKind::Services
-            | NodeKind::Host(_)
-            | NodeKind::ServiceNamed(_)
-            | NodeKind::Hoisted { .. }
-            | NodeKind::Tested { .. }
-    )
+/// Whether computing the expression costs more than reading a cached value: leaves (literals,
+/// locals, definitions and facts, already computed once per host, and the like) are left alone.
+fn worth_hoisting(kind: &mut NodeKind) -> bool {
+    match kind {
+        NodeKind::Hoisted { .. } | NodeKind::Tested { .. } => false,
+        NodeKind::Comprehension { .. } | NodeKind::Quantifier { .. } => true,
+        kind => !direct_children(kind).is_empty(),
+    }
 }
 
 /// The sub-expressions of a node that binds no local.

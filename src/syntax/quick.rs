@@ -142,6 +142,30 @@ impl<'t> Quick<'t> {
         Ok(())
     }
 
+    /// Items separated by commas, a trailing comma allowed, up to (not past) `close`: the
+    /// grammar's `(item ~ ("," ~ item)* ~ ","?)?` before a closing bracket.
+    fn separated<T>(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Parsed<T>,
+    ) -> Parsed<Vec<T>> {
+        let mut items = Vec::new();
+        if self.peek() == Some(close) {
+            return Ok(items);
+        }
+        loop {
+            items.push(item(self)?);
+            if self.peek() != Some(b',') {
+                return Ok(items);
+            }
+            self.pos += 1;
+            self.ws();
+            if self.peek() == Some(close) {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Reads one level deeper into an expression (see [`MAX_READ_NESTING`]).
     fn nested<T>(&mut self, read: impl FnOnce(&mut Self) -> Parsed<T>) -> Parsed<T> {
         if self.nesting >= MAX_READ_NESTING {
@@ -347,18 +371,7 @@ impl<'t> Quick<'t> {
     fn params(&mut self) -> Parsed<Vec<Param>> {
         self.open(b'(')?;
         self.ws();
-        let mut params = Vec::new();
-        if self.peek() != Some(b')') {
-            params.push(self.param()?);
-            while self.peek() == Some(b',') {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b')') {
-                    break;
-                }
-                params.push(self.param()?);
-            }
-        }
+        let params = self.separated(b')', Self::param)?;
         self.close(b')')?;
         Ok(params)
     }
@@ -564,18 +577,7 @@ impl<'t> Quick<'t> {
             Some(b'{') => {
                 self.open(b'{')?;
                 self.ws();
-                let mut fields = Vec::new();
-                if self.peek() != Some(b'}') {
-                    fields.push(self.field_type()?);
-                    while self.peek() == Some(b',') {
-                        self.pos += 1;
-                        self.ws();
-                        if self.peek() == Some(b'}') {
-                            break;
-                        }
-                        fields.push(self.field_type()?);
-                    }
-                }
+                let fields = self.separated(b'}', Self::field_type)?;
                 self.close(b'}')?;
                 TypeExprKind::Record(fields)
             }
@@ -856,23 +858,9 @@ impl<'t> Quick<'t> {
         }
         self.open(b'(')?;
         self.ws();
-        let mut args = Vec::new();
-        let mut depth = 0;
-        if self.peek() != Some(b')') {
-            loop {
-                let ((arg, d), _) = self.expr()?;
-                depth = depth.max(d);
-                args.push(arg);
-                if self.peek() != Some(b',') {
-                    break;
-                }
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b')') {
-                    break;
-                }
-            }
-        }
+        let read = self.separated(b')', |q| Ok(q.expr()?.0))?;
+        let depth = read.iter().map(|(_, d)| *d).max().unwrap_or(0);
+        let args = read.into_iter().map(|(arg, _)| arg).collect();
         self.close(b')')?;
         let span = self.span(start, self.pos);
         Ok(deeper(
@@ -979,27 +967,16 @@ impl<'t> Quick<'t> {
     fn record(&mut self, start: usize) -> Parsed<(Expr, u32)> {
         self.open(b'{')?;
         self.ws();
-        let mut fields = Vec::new();
-        let mut depth = 0;
-        if self.peek() != Some(b'}') {
-            loop {
-                let name = self.ident()?;
-                self.ws();
-                self.expect(b':')?;
-                self.ws();
-                let ((value, d), _) = self.expr()?;
-                depth = depth.max(d);
-                fields.push((name, value));
-                if self.peek() != Some(b',') {
-                    break;
-                }
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    break;
-                }
-            }
-        }
+        let read = self.separated(b'}', |q| {
+            let name = q.ident()?;
+            q.ws();
+            q.expect(b':')?;
+            q.ws();
+            let ((value, d), _) = q.expr()?;
+            Ok(((name, value), d))
+        })?;
+        let depth = read.iter().map(|(_, d)| *d).max().unwrap_or(0);
+        let fields = read.into_iter().map(|(field, _)| field).collect();
         self.close(b'}')?;
         let span = self.span(start, self.pos);
         Ok(deeper(
