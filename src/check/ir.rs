@@ -89,6 +89,9 @@ pub struct GlobalDef {
     pub name: String,
     pub body: Body,
     pub span: Span,
+    /// A list of strings that loop tests look items up in ([`ServiceTest::InGlobal`]): the
+    /// evaluator indexes it once per host, when it computes it.
+    pub looked_up: bool,
 }
 
 #[derive(Debug)]
@@ -169,6 +172,18 @@ pub enum ServiceField {
 }
 
 impl ServiceField {
+    /// Whether it holds one string (so a [`ServiceTest`] can compare it in place).
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            ServiceField::Name
+                | ServiceField::DisplayName
+                | ServiceField::State
+                | ServiceField::StartType
+                | ServiceField::Account
+        )
+    }
+
     pub const ALL: [(&'static str, ServiceField); 8] = [
         ("name", ServiceField::Name),
         ("display_name", ServiceField::DisplayName),
@@ -365,7 +380,7 @@ pub enum NodeKind {
 
 /// A condition on services held by loop variables: `s is running and s.name != "EventLog"`.
 /// It reads nothing but the snapshot's service records, so evaluating it builds no values.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ServiceTest {
     And(Vec<ServiceTest>),
     Or(Vec<ServiceTest>),
@@ -380,10 +395,97 @@ pub enum ServiceTest {
         right: TestText,
         negated: bool,
     },
+    /// `starts_with(text, part)`, `ends_with(…)` or `contains(…)` of two strings.
+    Text {
+        op: TextOp,
+        text: TestText,
+        part: TestText,
+    },
+    /// `text in list` (or `not in`), the list a definition of the pack: the test reads it once
+    /// the definition has been computed on this host, and leaves the item to the body before.
+    InGlobal {
+        text: TestText,
+        global: u32,
+        negated: bool,
+    },
+    /// `s runs as account`.
+    RunsAs {
+        slot: u32,
+        account: TestText,
+    },
+    /// A call of a function of one service (`is_exchange(s)`), its body's test inlined: the
+    /// evaluator keeps its column per function and host.
+    Function {
+        function: u32,
+        test: Box<ServiceTest>,
+    },
+}
+
+impl ServiceTest {
+    /// Whether every service it reads is the one in `slot`.
+    pub fn reads_only(&self, slot: u32) -> bool {
+        let text = |t: &TestText| t.slot().is_none_or(|s| s == slot);
+        match self {
+            ServiceTest::And(tests) | ServiceTest::Or(tests) => {
+                tests.iter().all(|t| t.reads_only(slot))
+            }
+            ServiceTest::Not(t) => t.reads_only(slot),
+            ServiceTest::Is { slot: s, .. } => *s == slot,
+            ServiceTest::Equal { left, right, .. } => text(left) && text(right),
+            ServiceTest::Text { text: t, part, .. } => text(t) && text(part),
+            ServiceTest::InGlobal { text: t, .. } => text(t),
+            ServiceTest::RunsAs { slot: s, account } => *s == slot && text(account),
+            ServiceTest::Function { test, .. } => test.reads_only(slot),
+        }
+    }
+
+    /// Adds the globals it looks strings up in to `out`.
+    pub fn globals_looked_up(&self, out: &mut Vec<u32>) {
+        match self {
+            ServiceTest::And(tests) | ServiceTest::Or(tests) => {
+                tests.iter().for_each(|t| t.globals_looked_up(out));
+            }
+            ServiceTest::Not(t) | ServiceTest::Function { test: t, .. } => {
+                t.globals_looked_up(out);
+            }
+            ServiceTest::InGlobal { global, .. } => out.push(*global),
+            _ => {}
+        }
+    }
+
+    /// Makes every service it reads the one in `slot`: a function's test (on its parameter)
+    /// inlined where a loop calls it with its variable.
+    pub fn rebind(&mut self, slot: u32) {
+        let text = |t: &mut TestText| match t {
+            TestText::Literal(_) => {}
+            TestText::Field { slot: s, .. } | TestText::Cased { slot: s, .. } => *s = slot,
+        };
+        match self {
+            ServiceTest::And(tests) | ServiceTest::Or(tests) => {
+                tests.iter_mut().for_each(|t| t.rebind(slot));
+            }
+            ServiceTest::Not(t) => t.rebind(slot),
+            ServiceTest::Is { slot: s, .. } => *s = slot,
+            ServiceTest::Equal { left, right, .. } => {
+                text(left);
+                text(right);
+            }
+            ServiceTest::Text { text: t, part, .. } => {
+                text(t);
+                text(part);
+            }
+            ServiceTest::InGlobal { text: t, .. } => text(t),
+            ServiceTest::RunsAs { slot: s, account } => {
+                *s = slot;
+                text(account);
+            }
+            ServiceTest::Function { test, .. } => test.rebind(slot),
+        }
+    }
 }
 
 /// A string a [`ServiceTest`] compares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum TestText {
     Literal(Arc<str>),
     /// `name`, `display_name` or `account` of the service in a local slot.
@@ -391,4 +493,28 @@ pub enum TestText {
         slot: u32,
         field: ServiceField,
     },
+    /// `lower(…)` (or `upper(…)`) of such a field.
+    Cased {
+        slot: u32,
+        field: ServiceField,
+        upper: bool,
+    },
+}
+
+impl TestText {
+    /// The loop variable it reads, if any.
+    pub fn slot(&self) -> Option<u32> {
+        match self {
+            TestText::Literal(_) => None,
+            TestText::Field { slot, .. } | TestText::Cased { slot, .. } => Some(*slot),
+        }
+    }
+}
+
+/// The string builtins a [`ServiceTest`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOp {
+    StartsWith,
+    EndsWith,
+    Contains,
 }

@@ -438,6 +438,7 @@ impl<'a> Checker<'a> {
                 slots: self.body.max_slots,
             },
             span: decl.name.span,
+            looked_up: false,
         });
         self.body = BodyScope::default();
         self.program.inputs.push(InputDef {
@@ -506,6 +507,7 @@ impl<'a> Checker<'a> {
                         slots: self.body.max_slots,
                     },
                     span: decl.name.span,
+                    looked_up: false,
                 });
                 LetState::Global {
                     index,

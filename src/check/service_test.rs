@@ -8,102 +8,207 @@ use super::ir::*;
 
 /// Wraps every loop body and filter that compiles in a [`NodeKind::Tested`].
 pub fn compile(program: &mut Program) {
+    let mut compiler = Compiler {
+        functions: function_tests(program),
+        looked_up: Vec::new(),
+    };
     for function in &mut program.functions {
-        walk(&mut function.body.node);
+        compiler.walk(&mut function.body.node);
     }
     for global in &mut program.globals {
-        walk(&mut global.body.node);
+        compiler.walk(&mut global.body.node);
     }
     for fact in &mut program.facts {
         if let Some(default) = &mut fact.default {
-            walk(&mut default.node);
+            compiler.walk(&mut default.node);
         }
     }
     for rule in &mut program.rules {
         if let Some(when) = &mut rule.when {
-            walk(&mut when.node);
+            compiler.walk(&mut when.node);
         }
         for require in &mut rule.requires {
-            walk(&mut require.node);
+            compiler.walk(&mut require.node);
             for part in require.message.iter_mut().flatten() {
                 if let MessagePart::Expr(node) = part {
-                    walk(node);
+                    compiler.walk(node);
                 }
             }
         }
     }
-}
-
-fn walk(node: &mut Node) {
-    match &mut node.kind {
-        NodeKind::Comprehension {
-            source,
-            filter,
-            element,
-            ..
-        } => {
-            walk(source);
-            if let Some(filter) = filter {
-                walk(filter);
-                wrap(filter);
-            }
-            walk(element);
-        }
-        NodeKind::Quantifier { source, body, .. } => {
-            walk(source);
-            walk(body);
-            wrap(body);
-        }
-        kind => {
-            for child in direct_children(kind) {
-                walk(child);
-            }
+    for g in compiler.looked_up {
+        if let Some(global) = program.globals.get_mut(g as usize) {
+            global.looked_up = true;
         }
     }
 }
 
-fn wrap(node: &mut Node) {
-    let Some(test) = test(node) else {
-        return;
+/// The test each function of one service compiles to, on its parameter (slot 0), so that a
+/// call such as `is_exchange(s)` in a loop becomes part of the loop's test.
+fn function_tests(program: &Program) -> Vec<Option<ServiceTest>> {
+    let mut compiler = Compiler {
+        functions: vec![None; program.functions.len()],
+        looked_up: Vec::new(),
     };
-    let inner = std::mem::replace(&mut node.kind, NodeKind::Bool(false));
-    node.kind = NodeKind::Tested {
-        test,
-        node: Box::new(Node {
-            kind: inner,
-            span: node.span,
-        }),
-    };
+    // A function may call one declared after it: a few passes settle the usual chains, and a
+    // function left out is only evaluated as written.
+    for _ in 0..3 {
+        let mut settled = true;
+        for (i, function) in program.functions.iter().enumerate() {
+            if function.arity != 1 || compiler.functions[i].is_some() {
+                continue;
+            }
+            if let Some(test) = compiler.test(&function.body.node) {
+                if test.reads_only(0) {
+                    compiler.functions[i] = Some(test);
+                    settled = false;
+                }
+            }
+        }
+        if settled {
+            break;
+        }
+    }
+    compiler.functions
 }
 
-fn test(node: &Node) -> Option<ServiceTest> {
-    Some(match &node.kind {
-        NodeKind::And(operands) => {
-            ServiceTest::And(operands.iter().map(test).collect::<Option<_>>()?)
+struct Compiler {
+    functions: Vec<Option<ServiceTest>>,
+    /// The globals that compiled tests look strings up in.
+    looked_up: Vec<u32>,
+}
+
+impl Compiler {
+    fn walk(&mut self, node: &mut Node) {
+        match &mut node.kind {
+            NodeKind::Comprehension {
+                source,
+                filter,
+                element,
+                ..
+            } => {
+                self.walk(source);
+                if let Some(filter) = filter {
+                    self.walk(filter);
+                    self.wrap(filter);
+                }
+                self.walk(element);
+            }
+            NodeKind::Quantifier { source, body, .. } => {
+                self.walk(source);
+                self.walk(body);
+                self.wrap(body);
+            }
+            kind => {
+                for child in direct_children(kind) {
+                    self.walk(child);
+                }
+            }
         }
-        NodeKind::Or(operands) => {
-            ServiceTest::Or(operands.iter().map(test).collect::<Option<_>>()?)
-        }
-        NodeKind::Not(inner) => ServiceTest::Not(Box::new(test(inner)?)),
-        NodeKind::Is {
-            base,
-            predicate,
-            negated,
-        } => match base.kind {
-            NodeKind::Local(slot) => ServiceTest::Is {
-                slot,
+    }
+
+    fn wrap(&mut self, node: &mut Node) {
+        let Some(test) = self.test(node) else {
+            return;
+        };
+        test.globals_looked_up(&mut self.looked_up);
+        let inner = std::mem::replace(&mut node.kind, NodeKind::Bool(false));
+        node.kind = NodeKind::Tested {
+            test,
+            node: Box::new(Node {
+                kind: inner,
+                span: node.span,
+            }),
+        };
+    }
+
+    fn test(&self, node: &Node) -> Option<ServiceTest> {
+        Some(match &node.kind {
+            NodeKind::And(operands) => ServiceTest::And(
+                operands
+                    .iter()
+                    .map(|o| self.test(o))
+                    .collect::<Option<_>>()?,
+            ),
+            NodeKind::Or(operands) => ServiceTest::Or(
+                operands
+                    .iter()
+                    .map(|o| self.test(o))
+                    .collect::<Option<_>>()?,
+            ),
+            NodeKind::Not(inner) => ServiceTest::Not(Box::new(self.test(inner)?)),
+            NodeKind::Is {
+                base,
+                predicate,
+                negated,
+            } => ServiceTest::Is {
+                slot: local(base)?,
                 predicate: *predicate,
                 negated: *negated,
             },
+            NodeKind::Compare(cmp @ (Compare::Eq | Compare::Ne), left, right) => {
+                ServiceTest::Equal {
+                    left: text(left)?,
+                    right: text(right)?,
+                    negated: *cmp == Compare::Ne,
+                }
+            }
+            NodeKind::Builtin(
+                builtin @ (Builtin::StartsWith | Builtin::EndsWith | Builtin::Contains),
+                args,
+            ) => {
+                let [text_arg, part] = &args[..] else {
+                    return None;
+                };
+                ServiceTest::Text {
+                    op: match builtin {
+                        Builtin::StartsWith => TextOp::StartsWith,
+                        Builtin::EndsWith => TextOp::EndsWith,
+                        _ => TextOp::Contains,
+                    },
+                    text: text(text_arg)?,
+                    part: text(part)?,
+                }
+            }
+            NodeKind::In {
+                kind: Membership::List,
+                needle,
+                haystack,
+                negated,
+            } => match haystack.kind {
+                NodeKind::Global(global) => ServiceTest::InGlobal {
+                    text: text(needle)?,
+                    global,
+                    negated: *negated,
+                },
+                _ => return None,
+            },
+            NodeKind::RunsAs(service, account) => ServiceTest::RunsAs {
+                slot: local(service)?,
+                account: text(account)?,
+            },
+            NodeKind::Call(function, args) => {
+                let [arg] = &args[..] else {
+                    return None;
+                };
+                let slot = local(arg)?;
+                let mut test = self.functions.get(*function as usize)?.clone()?;
+                test.rebind(slot);
+                ServiceTest::Function {
+                    function: *function,
+                    test: Box::new(test),
+                }
+            }
             _ => return None,
-        },
-        NodeKind::Compare(cmp @ (Compare::Eq | Compare::Ne), left, right) => ServiceTest::Equal {
-            left: text(left)?,
-            right: text(right)?,
-            negated: *cmp == Compare::Ne,
-        },
-        _ => return None,
-    })
+        })
+    }
+}
+
+fn local(node: &Node) -> Option<u32> {
+    match node.kind {
+        NodeKind::Local(slot) => Some(slot),
+        _ => None,
+    }
 }
 
 fn text(node: &Node) -> Option<TestText> {
@@ -111,15 +216,22 @@ fn text(node: &Node) -> Option<TestText> {
         NodeKind::Str(s) => Some(TestText::Literal(s.clone())),
         NodeKind::ServiceField {
             base,
-            field: field @ (ServiceField::Name | ServiceField::DisplayName | ServiceField::Account),
+            field,
             project: false,
-        } => match base.kind {
-            NodeKind::Local(slot) => Some(TestText::Field {
-                slot,
-                field: *field,
-            }),
-            _ => None,
-        },
+        } if field.is_text() => Some(TestText::Field {
+            slot: local(base)?,
+            field: *field,
+        }),
+        NodeKind::Builtin(builtin @ (Builtin::Lower | Builtin::Upper), args) => {
+            match text(args.first()?)? {
+                TestText::Field { slot, field } => Some(TestText::Cased {
+                    slot,
+                    field,
+                    upper: *builtin == Builtin::Upper,
+                }),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -131,7 +243,12 @@ mod tests {
 
     /// Whether the body of the quantifier each rule requires was compiled to a test.
     fn compiled(requirements: &[&str]) -> Vec<bool> {
-        let mut text = String::from("pack p\nrule r {\n  title \"t\"\n  severity info\n");
+        compiled_in("pack p\n", requirements)
+    }
+
+    /// The same, with definitions (`prelude`, starting with the `pack` line) before the rule.
+    fn compiled_in(prelude: &str, requirements: &[&str]) -> Vec<bool> {
+        let mut text = format!("{prelude}rule r {{\n  title \"t\"\n  severity info\n");
         for r in requirements {
             text.push_str(&format!("  require {r}\n"));
         }
@@ -164,15 +281,37 @@ mod tests {
     }
 
     #[test]
+    fn string_builtins_membership_accounts_and_functions_compile() {
+        let mut text = String::from(
+            "pack p\nlet names = [\"a\", \"b\"]\nlet is_mail(s: service) = starts_with(lower(s.name), \"msexchange\") or lower(s.name) in names\n",
+        );
+        text.push_str("let wrapped(s: service) = is_mail(s) and s is running\n");
+        let requirements = [
+            r#"all s in services: lower(s.name) != "x""#,
+            r#"all s in services: s runs as "LocalSystem""#,
+            r#"all s in services: s.state == "running""#,
+            r#"all s in services: ends_with(upper(s.account), "$") or contains(s.display_name, "Exchange")"#,
+            r#"all s in services: s.name not in names"#,
+            r#"all s in services: wrapped(s)"#,
+        ];
+        assert_eq!(compiled_in(&text, &requirements), [true; 6]);
+    }
+
+    #[test]
     fn anything_else_is_evaluated_as_written() {
+        let text = "pack p\nlet count_of(s: service) = len(s.name) > 3\n";
         assert_eq!(
-            compiled(&[
-                r#"all s in services: lower(s.name) != "x""#,
-                r#"all s in services: s runs as "LocalSystem""#,
-                r#"all s in services: s.state == "running""#,
-                r#"all s in services: service("RpcSs") is running"#,
-            ]),
-            [false, false, false, false]
+            compiled_in(
+                text,
+                &[
+                    r#"all s in services: service("RpcSs") is running"#,
+                    r#"all s in services: s.name in ["a", "b"]"#,
+                    r#"all s in services: len(s.name) > 3"#,
+                    r#"all s in services: count_of(s)"#,
+                    r#"all s in services: s.name == lower(host.name)"#,
+                ]
+            ),
+            [false; 5]
         );
     }
 }

@@ -79,14 +79,16 @@ impl<'a> Evaluator<'a> {
                 Value::list(items)
             }
             Builtin::Unique => {
-                let mut out: Vec<Value<'a>> = Vec::new();
-                for v in values[0].as_list().unwrap_or(&[]) {
-                    // Each item is compared with every distinct one kept so far.
-                    self.charge(out.len(), span)?;
-                    if !out.iter().any(|o| o.equals(v)) {
-                        out.push(v.clone());
-                    }
-                }
+                let items = values[0].as_list().unwrap_or(&[]);
+                let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+                    items.len(),
+                    foldhash::fast::FixedState::default(),
+                );
+                let out: Vec<Value<'a>> = items
+                    .iter()
+                    .filter(|v| seen.insert(value::Distinct(v)))
+                    .cloned()
+                    .collect();
                 Value::list(out)
             }
             Builtin::Flatten => {
@@ -157,29 +159,26 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// `lower`/`upper`: ASCII (service names, accounts) byte by byte, anything else by Unicode's
-/// rules.
+/// `lower`/`upper`: see [`with_case`].
 fn change_case(text: &str, upper: bool) -> SmolStr {
-    if !text.is_ascii() {
-        return SmolStr::from(if upper {
-            text.to_uppercase()
-        } else {
-            text.to_lowercase()
-        });
-    }
+    with_case(text, upper, |changed| SmolStr::new(changed))
+}
+
+/// `lower`/`upper` of `text`, handed to `f`: short ASCII text (service names, accounts) is
+/// changed byte by byte in a buffer on the stack, anything else by Unicode's rules.
+pub(super) fn with_case<R>(text: &str, upper: bool, f: impl FnOnce(&str) -> R) -> R {
     let mut buffer = [0u8; 64];
-    let Some(bytes) = buffer.get_mut(..text.len()) else {
-        return SmolStr::from(if upper {
-            text.to_ascii_uppercase()
-        } else {
-            text.to_ascii_lowercase()
-        });
-    };
-    bytes.copy_from_slice(text.as_bytes());
-    if upper {
-        bytes.make_ascii_uppercase();
-    } else {
-        bytes.make_ascii_lowercase();
+    match buffer.get_mut(..text.len()) {
+        Some(bytes) if text.is_ascii() => {
+            bytes.copy_from_slice(text.as_bytes());
+            if upper {
+                bytes.make_ascii_uppercase();
+            } else {
+                bytes.make_ascii_lowercase();
+            }
+            f(std::str::from_utf8(bytes).unwrap_or_default())
+        }
+        _ if upper => f(&text.to_uppercase()),
+        _ => f(&text.to_lowercase()),
     }
-    SmolStr::new(std::str::from_utf8(bytes).unwrap_or_default())
 }

@@ -10,8 +10,8 @@
 //! so that the undecided item is reported exactly as evaluating the body would report it.
 
 use super::Evaluator;
+use super::shortcuts::Bound;
 use crate::check::ir::{Predicate, ServiceField, ServiceTest, TestText};
-use crate::snapshot::ServiceRef;
 
 /// The answers of one test for every service: bit `i` is service `i`. A service is true when
 /// its bit is set in `value`, unknown when set in `unknown`, and false otherwise.
@@ -75,6 +75,16 @@ impl Column {
         self.unknown.iter().any(|&u| u != 0)
     }
 
+    /// The services the test holds for, in order.
+    pub(super) fn members(&self) -> impl Iterator<Item = u32> + '_ {
+        self.value.iter().enumerate().flat_map(|(word, &bits)| {
+            let base = u32::try_from(word * 64).unwrap_or(u32::MAX);
+            (0..64u32)
+                .filter(move |bit| bits & (1u64 << bit) != 0)
+                .map(move |bit| base.saturating_add(bit))
+        })
+    }
+
     /// How many services the test holds for.
     pub(super) fn count(&self) -> u32 {
         self.value.iter().map(|v| v.count_ones()).sum()
@@ -123,36 +133,49 @@ impl<'a> Evaluator<'a> {
                 left,
                 right,
                 negated,
-            } => {
-                let reads_only = |t: &TestText| match t {
-                    TestText::Literal(_) => true,
-                    TestText::Field { slot: reads, .. } => *reads == slot,
-                };
-                if !reads_only(left) || !reads_only(right) {
-                    return None;
-                }
+            } if test.reads_only(slot) && literal_name(left, right).is_some() => {
                 let mut column = Column::new(services);
+                // Service names are unique without regard to case (the snapshot loader refuses
+                // two that differ only in case), so at most the one service the index finds
+                // can carry exactly this name.
                 if let Some(name) = literal_name(left, right) {
-                    // Service names are unique without regard to case (the snapshot loader
-                    // refuses two that differ only in case), so at most the one service the
-                    // index finds can carry exactly this name.
                     if let Some(i) = self.snapshot.services.get(name) {
                         if self.snapshot.services.service(i).name() == name {
                             column.set(i as usize, Some(true));
                         }
                     }
-                    return Some(if *negated {
-                        column.not(services)
-                    } else {
-                        column
-                    });
                 }
-                for (i, svc) in self.snapshot.services.iter().enumerate() {
-                    let answer = match (text_of(left, svc), text_of(right, svc)) {
-                        (Some(l), Some(r)) => Some((l == r) != *negated),
-                        _ => None,
-                    };
-                    column.set(i, answer);
+                if *negated {
+                    column.not(services)
+                } else {
+                    column
+                }
+            }
+            ServiceTest::Function { function, test } => {
+                if !test.reads_only(slot) {
+                    return None;
+                }
+                if let Some((_, column)) = self.function_columns.iter().find(|(f, _)| f == function)
+                {
+                    return Some(column.clone());
+                }
+                let column = self.column(test, slot)?;
+                self.function_columns.push((*function, column.clone()));
+                column
+            }
+            leaf => {
+                if !leaf.reads_only(slot) {
+                    return None;
+                }
+                // The list a membership test reads, computed now (if that fails, the loop runs
+                // item by item and its body says why where it matters).
+                if let ServiceTest::InGlobal { global, .. } = leaf {
+                    self.global(*global).ok()?;
+                }
+                let mut column = Column::new(services);
+                for i in 0..services {
+                    let service = u32::try_from(i).unwrap_or(u32::MAX);
+                    column.set(i, self.run_operand(leaf, Bound { slot, service }));
                 }
                 column
             }
@@ -188,19 +211,6 @@ fn literal_name<'a>(left: &'a TestText, right: &'a TestText) -> Option<&'a str> 
             Some(s)
         }
         _ => None,
-    }
-}
-
-/// The string a test compares, for one service.
-fn text_of<'a>(text: &'a TestText, svc: ServiceRef<'a>) -> Option<&'a str> {
-    match text {
-        TestText::Literal(s) => Some(s),
-        TestText::Field { field, .. } => match field {
-            ServiceField::Name => Some(svc.name()),
-            ServiceField::Account => svc.account(),
-            ServiceField::DisplayName => svc.display_name(),
-            _ => None,
-        },
     }
 }
 

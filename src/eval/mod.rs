@@ -32,6 +32,9 @@ pub const BYTES_PER_STEP: usize = 16;
 
 type Eval<'a> = Result<Value<'a>, Box<Undecided>>;
 
+/// The strings of a list, for looking items up (see `Evaluator::lookups`).
+type Lookup = std::collections::HashSet<Box<[u8]>, foldhash::fast::FixedState>;
+
 /// One fact or service field that evaluation read, for `explain`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Read {
@@ -65,10 +68,15 @@ pub struct Evaluator<'a> {
     services: Option<Value<'a>>,
     /// The column of each `is` predicate a quantifier asked about (see `columns`).
     columns: Vec<(Predicate, columns::Column)>,
+    /// The column of each function of one service a loop's test called, by function.
+    function_columns: Vec<(u32, columns::Column)>,
     /// Results of functions of one service, per function and service (sized on first use).
     calls: Vec<Vec<Option<Eval<'a>>>>,
     /// The values of [`NodeKind::Hoisted`] expressions, once computed.
     hoisted: Vec<Option<Eval<'a>>>,
+    /// The strings of each list that loop tests look items up in (`GlobalDef::looked_up`),
+    /// indexed when the list is computed (sized on first use).
+    lookups: Vec<Option<Lookup>>,
     /// Every read, when explaining.
     pub trace: Option<Vec<Read>>,
     /// Every expression evaluated and its value, when explaining.
@@ -119,7 +127,9 @@ impl<'a> Evaluator<'a> {
             services: None,
             calls: Vec::new(),
             columns: Vec::new(),
+            function_columns: Vec::new(),
             hoisted: vec![None; program.hoisted as usize],
+            lookups: Vec::new(),
             trace: None,
             explain: None,
         }
@@ -741,6 +751,22 @@ impl<'a> Evaluator<'a> {
                 element,
             } => {
                 let items = self.eval_list(source)?;
+                if let Some(selected) = self.select(source, filter.as_deref(), *slot) {
+                    // The filter decided for every service at once: only the chosen ones run.
+                    self.charge(items.len(), span)?;
+                    let mut out = Vec::with_capacity(selected.len());
+                    for service in selected {
+                        if let NodeKind::Local(s) = element.kind {
+                            if s == *slot {
+                                out.push(Value::Service(service));
+                                continue;
+                            }
+                        }
+                        self.locals[self.frame + *slot as usize] = Value::Service(service);
+                        out.push(self.eval(element)?);
+                    }
+                    return Ok(Value::list(out));
+                }
                 let mut out = Vec::new();
                 for item in items.iter() {
                     self.locals[self.frame + *slot as usize] = item.clone();
@@ -831,6 +857,41 @@ impl<'a> Evaluator<'a> {
         self.frame = saved;
         self.locals.truncate(base);
         result
+    }
+
+    /// The services a filter over `services` keeps, decided a column at a time (see
+    /// `columns`), when it compiled and no service's answer is unknown.
+    fn select(
+        &mut self,
+        source: &'a Node,
+        filter: Option<&'a Node>,
+        slot: u32,
+    ) -> Option<Vec<u32>> {
+        let (NodeKind::Services, Some(NodeKind::Tested { test, .. }), None, None) = (
+            &source.kind,
+            filter.map(|f| &f.kind),
+            &self.explain,
+            &self.trace,
+        ) else {
+            return None;
+        };
+        let column = self.column(test, slot).filter(|c| !c.has_unknown())?;
+        Some(column.members().collect())
+    }
+
+    /// Indexes the strings of list `g` for [`ServiceTest::InGlobal`].
+    fn index_lookup(&mut self, g: u32, items: &[Value<'a>]) {
+        let strings: Lookup = items
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| s.as_bytes().into()))
+            .collect();
+        if self.lookups.is_empty() {
+            self.lookups
+                .resize_with(self.program.globals.len(), || None);
+        }
+        if let Some(slot) = self.lookups.get_mut(g as usize) {
+            *slot = Some(strings);
+        }
     }
 
     fn quantifier(
@@ -956,6 +1017,9 @@ impl<'a> Evaluator<'a> {
         self.frame = saved;
         self.locals.truncate(base);
         if cacheable(&result) {
+            if let (true, Ok(Value::List(items))) = (def.looked_up, &result) {
+                self.index_lookup(g, items);
+            }
             self.globals[g as usize] = Some(result.clone());
         }
         result

@@ -98,7 +98,7 @@ impl<'a> Evaluator<'a> {
 
     /// An operand of a [`ServiceTest`]: the comparisons are done in place, without another call.
     #[inline]
-    fn run_operand(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {
+    pub(super) fn run_operand(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {
         match test {
             ServiceTest::And(_) | ServiceTest::Or(_) | ServiceTest::Not(_) => {
                 self.run_test(test, bound)
@@ -120,26 +120,55 @@ impl<'a> Evaluator<'a> {
                 right,
                 negated,
             } => {
-                let same = self.test_text(left, bound)? == self.test_text(right, bound)?;
+                let same = self.text(left, bound)?.equals(&self.text(right, bound)?);
                 Some(same != *negated)
+            }
+            ServiceTest::Text { op, text, part } => {
+                let (text, part) = (self.text(text, bound)?, self.text(part, bound)?);
+                Some(match op {
+                    TextOp::StartsWith => text.starts_with(&part),
+                    TextOp::EndsWith => text.ends_with(&part),
+                    TextOp::Contains => text.contains(&part),
+                })
+            }
+            ServiceTest::InGlobal {
+                text,
+                global,
+                negated,
+            } => {
+                // Until the loop's body has computed the list, the body decides.
+                let lookup = self.lookups.get(*global as usize)?.as_ref()?;
+                let text = self.text(text, bound)?;
+                let found = text.with_bytes(|wanted| lookup.contains(wanted));
+                Some(found != *negated)
+            }
+            ServiceTest::Function { test, .. } => self.run_test(test, bound),
+            ServiceTest::RunsAs { slot, account } => {
+                let actual = self.service(self.test_service(*slot, bound)?).account()?;
+                Some(same_account(actual, &self.text(account, bound)?.to_str()))
             }
         }
     }
 
+    /// The string a test reads.
     #[inline]
-    fn test_text(&self, text: &'a TestText, bound: Bound) -> Option<&'a str> {
-        match text {
-            TestText::Literal(s) => Some(s),
-            TestText::Field { slot, field } => {
-                let svc = self.service(self.test_service(*slot, bound)?);
-                match field {
-                    ServiceField::Name => Some(svc.name()),
-                    ServiceField::Account => svc.account(),
-                    ServiceField::DisplayName => svc.display_name(),
-                    _ => None,
+    fn text(&self, text: &'a TestText, bound: Bound) -> Option<Text<'a>> {
+        Some(match text {
+            TestText::Literal(s) => Text::Plain(s),
+            TestText::Field { slot, field } => Text::Plain(field_text(
+                self.service(self.test_service(*slot, bound)?),
+                *field,
+            )?),
+            TestText::Cased { slot, field, upper } => {
+                let raw = field_text(self.service(self.test_service(*slot, bound)?), *field)?;
+                match (raw.is_ascii(), upper) {
+                    (true, false) => Text::Lower(raw),
+                    (true, true) => Text::Upper(raw),
+                    (false, false) => Text::Owned(raw.to_lowercase()),
+                    (false, true) => Text::Owned(raw.to_uppercase()),
                 }
             }
-        }
+        })
     }
 
     #[inline]
@@ -181,17 +210,87 @@ impl<'a> Evaluator<'a> {
                 base,
                 field,
                 project: false,
-            } if self.trace.is_none() => {
-                let svc = self.service(self.fast_service(base)?);
-                match field {
-                    ServiceField::Name => Some(svc.name()),
-                    ServiceField::Account => svc.account(),
-                    ServiceField::DisplayName => svc.display_name(),
-                    _ => None,
-                }
-            }
+            } if self.trace.is_none() => field_text(self.service(self.fast_service(base)?), *field),
             _ => None,
         }
+    }
+}
+
+/// A string a [`ServiceTest`] compares: `lower`/`upper` of ASCII text (service names,
+/// accounts) is compared byte by byte as changed, without being built.
+enum Text<'a> {
+    Plain(&'a str),
+    Lower(&'a str),
+    Upper(&'a str),
+    /// Changed by Unicode's rules, as `lower`/`upper` change text that is not ASCII.
+    Owned(String),
+}
+
+impl Text<'_> {
+    /// The text's bytes as `lower`/`upper` would have built it, handed to `f` (changed in a
+    /// buffer on the stack: no string is built).
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let (raw, upper) = match self {
+            Text::Plain(s) => return f(s.as_bytes()),
+            Text::Owned(s) => return f(s.as_bytes()),
+            Text::Lower(s) => (s, false),
+            Text::Upper(s) => (s, true),
+        };
+        let mut buffer = [0u8; 64];
+        let mut long = Vec::new();
+        let bytes = match buffer.get_mut(..raw.len()) {
+            Some(bytes) => bytes,
+            None => {
+                long.extend_from_slice(raw.as_bytes());
+                &mut long[..]
+            }
+        };
+        bytes.copy_from_slice(raw.as_bytes());
+        if upper {
+            bytes.make_ascii_uppercase();
+        } else {
+            bytes.make_ascii_lowercase();
+        }
+        f(bytes)
+    }
+
+    fn equals(&self, other: &Text<'_>) -> bool {
+        self.with_bytes(|a| other.with_bytes(|b| a == b))
+    }
+
+    fn starts_with(&self, part: &Text<'_>) -> bool {
+        self.with_bytes(|a| part.with_bytes(|b| a.starts_with(b)))
+    }
+
+    fn ends_with(&self, part: &Text<'_>) -> bool {
+        self.with_bytes(|a| part.with_bytes(|b| a.ends_with(b)))
+    }
+
+    fn contains(&self, part: &Text<'_>) -> bool {
+        self.to_str().contains(&*part.to_str())
+    }
+
+    /// The text as `lower`/`upper` would have built it.
+    fn to_str(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Text::Plain(s) => (*s).into(),
+            Text::Owned(s) => s.as_str().into(),
+            Text::Lower(s) => s.to_ascii_lowercase().into(),
+            Text::Upper(s) => s.to_ascii_uppercase().into(),
+        }
+    }
+}
+
+/// A string field of a service as `s.<field>` reads it; `None` when the snapshot does not give
+/// it (or the field is not one string).
+pub(super) fn field_text<'a>(svc: ServiceRef<'a>, field: ServiceField) -> Option<&'a str> {
+    match field {
+        ServiceField::Name => Some(svc.name()),
+        ServiceField::DisplayName => svc.display_name(),
+        ServiceField::Account => svc.account(),
+        ServiceField::State => svc.state().map(|s| s.as_str()),
+        ServiceField::StartType => svc.start_type().map(|t| t.as_str()),
+        _ => None,
     }
 }
 

@@ -111,6 +111,37 @@ impl<'a> Value<'a> {
     }
 }
 
+/// A value as a set key: equal when [`Value::equals`] says so, and hashed to agree.
+pub struct Distinct<'v, 'a>(pub &'v Value<'a>);
+
+impl PartialEq for Distinct<'_, '_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.equals(other.0)
+    }
+}
+
+impl Eq for Distinct<'_, '_> {}
+
+impl std::hash::Hash for Distinct<'_, '_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self.0 {
+            Value::Bool(b) => (0u8, b).hash(state),
+            Value::Int(i) => (1u8, i).hash(state),
+            Value::Str(s) => (2u8, s.as_str()).hash(state),
+            Value::List(items) => {
+                (3u8, items.len()).hash(state);
+                items.iter().for_each(|v| Distinct(v).hash(state));
+            }
+            Value::Record(r) => {
+                (4u8, r.values.len()).hash(state);
+                r.values.iter().for_each(|v| Distinct(v).hash(state));
+            }
+            Value::Service(i) => (5u8, i).hash(state),
+            Value::Range(a, b) => (6u8, a, b).hash(state),
+        }
+    }
+}
+
 /// Shows a value as a message shows it: strings bare, lists joined with commas. Services need
 /// the snapshot for their names, so the evaluator renders those (see `Evaluator::display`).
 pub struct Display<'v, 'a, F: Fn(u32) -> &'a str> {
