@@ -33,7 +33,7 @@ pub const BYTES_PER_STEP: usize = 16;
 type Eval<'a> = Result<Value<'a>, Box<Undecided>>;
 
 /// The strings of a list, for looking items up (see `Evaluator::lookups`).
-type Lookup = std::collections::HashSet<Box<[u8]>, foldhash::fast::FixedState>;
+type Lookup = std::collections::HashSet<smol_str::SmolStr, foldhash::fast::FixedState>;
 
 /// One fact or service field that evaluation read, for `explain`.
 #[derive(Debug, Clone, PartialEq)]
@@ -883,7 +883,7 @@ impl<'a> Evaluator<'a> {
     fn index_lookup(&mut self, g: u32, items: &[Value<'a>]) {
         let strings: Lookup = items
             .iter()
-            .filter_map(|v| v.as_str().map(|s| s.as_bytes().into()))
+            .filter_map(|v| v.as_str().map(smol_str::SmolStr::new))
             .collect();
         if self.lookups.is_empty() {
             self.lookups
