@@ -13,6 +13,10 @@ use std::process::Command;
 use expolicy::check::ir::Program;
 use expolicy::source::SourceMap;
 
+// The binary's allocator, so that the benchmarks measure what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
