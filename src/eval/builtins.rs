@@ -140,7 +140,7 @@ impl<'a> Evaluator<'a> {
                 Value::Int(total)
             }
             Builtin::DependencyCycles => {
-                let cycles = self.graph.cycles(self.snapshot);
+                let cycles = self.graph.cycles();
                 self.charge_graph(span)?;
                 let cycles = cycles.map_err(|m| self.missing_depends_on(m, span))?;
                 Value::list(

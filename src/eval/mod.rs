@@ -61,9 +61,10 @@ pub struct Evaluator<'a> {
     frame: usize,
     depth: u32,
     steps: u64,
-    graph: graph::Graph,
-    /// `all_dependencies` of each service, once computed (sized on first use).
-    all_dependencies: Vec<Option<Value<'a>>>,
+    graph: graph::Graph<'a>,
+    /// `all_dependencies` and `missing_dependencies` of each service, once computed (sized on
+    /// first use).
+    all_dependencies: Vec<DependencyLists<'a>>,
     /// `services`, once computed.
     services: Option<Value<'a>>,
     /// The column of each `is` predicate a quantifier asked about (see `columns`).
@@ -689,10 +690,9 @@ impl<'a> Evaluator<'a> {
                     _ => return runtime("expected a service", span),
                 };
                 let result = if *direct {
-                    self.graph.depends_directly(self.snapshot, from, &target)
+                    self.graph.depends_directly(from, &target)
                 } else {
-                    self.graph
-                        .depends_transitively(self.snapshot, from, &target)
+                    self.graph.depends_transitively(from, &target)
                 };
                 self.charge_graph(span)?;
                 result
@@ -1061,30 +1061,38 @@ impl<'a> Evaluator<'a> {
                 Some(deps) => Value::list(deps.map(Value::str).collect()),
                 None => return missing(self),
             },
-            ServiceField::MissingDependencies => match svc.depends_on() {
-                Some(deps) => Value::list(
-                    deps.filter(|d| self.snapshot.services.get(d).is_none())
-                        .map(Value::str)
-                        .collect(),
-                ),
-                None => return missing(self),
-            },
-            ServiceField::AllDependencies => match self.all_dependencies.get(i as usize) {
-                Some(Some(cached)) => cached.clone(),
-                _ => {
-                    let names = self.graph.all_dependencies(self.snapshot, i);
-                    self.charge_graph(span)?;
-                    let names = names.map_err(|m| self.missing_depends_on(m, span))?;
-                    let value = Value::list(names.into_iter().map(Value::str).collect());
-                    if self.all_dependencies.is_empty() {
-                        self.all_dependencies = vec![None; self.snapshot.services.len()];
+            ServiceField::MissingDependencies => {
+                match self.all_dependencies.get(i as usize).map(|l| &l.missing) {
+                    Some(Some(cached)) => cached.clone(),
+                    _ => {
+                        let names = self.graph.missing_dependencies(i);
+                        self.charge_graph(span)?;
+                        let Some(names) = names else {
+                            return missing(self);
+                        };
+                        let value = Value::list(names.into_iter().map(Value::str).collect());
+                        if let Some(lists) = self.dependency_lists(i) {
+                            lists.missing = Some(value.clone());
+                        }
+                        value
                     }
-                    if let Some(slot) = self.all_dependencies.get_mut(i as usize) {
-                        *slot = Some(value.clone());
-                    }
-                    value
                 }
-            },
+            }
+            ServiceField::AllDependencies => {
+                match self.all_dependencies.get(i as usize).map(|l| &l.all) {
+                    Some(Some(cached)) => cached.clone(),
+                    _ => {
+                        let names = self.graph.all_dependencies(i);
+                        self.charge_graph(span)?;
+                        let names = names.map_err(|m| self.missing_depends_on(m, span))?;
+                        let value = Value::list(names.into_iter().map(Value::str).collect());
+                        if let Some(lists) = self.dependency_lists(i) {
+                            lists.all = Some(value.clone());
+                        }
+                        value
+                    }
+                }
+            }
         };
         self.record_read(
             || {
@@ -1099,6 +1107,14 @@ impl<'a> Evaluator<'a> {
         Ok(value)
     }
 
+    /// Where the dependency lists of service `i` are kept.
+    fn dependency_lists(&mut self, i: u32) -> Option<&mut DependencyLists<'a>> {
+        if self.all_dependencies.is_empty() {
+            self.all_dependencies = vec![DependencyLists::default(); self.snapshot.services.len()];
+        }
+        self.all_dependencies.get_mut(i as usize)
+    }
+
     fn missing_depends_on(&self, service: u32, span: Span) -> Box<Undecided> {
         Box::new(Undecided {
             kind: UndecidedKind::MissingServiceField {
@@ -1109,6 +1125,14 @@ impl<'a> Evaluator<'a> {
             span,
         })
     }
+}
+
+/// A service's `all_dependencies` and `missing_dependencies`: a rule reading them for each
+/// service of a comprehension often reads them twice.
+#[derive(Clone, Default)]
+struct DependencyLists<'a> {
+    all: Option<Value<'a>>,
+    missing: Option<Value<'a>>,
 }
 
 #[cold]
