@@ -32,8 +32,26 @@ pub const BYTES_PER_STEP: usize = 16;
 
 type Eval<'a> = Result<Value<'a>, Box<Undecided>>;
 
-/// The strings of a list, for looking items up (see `Evaluator::lookups`).
-type Lookup = std::collections::HashSet<smol_str::SmolStr, foldhash::fast::FixedState>;
+/// The strings of a list, for looking items up by their bytes (see `Evaluator::lookups`).
+type Lookup = std::collections::HashSet<LookupKey, foldhash::fast::FixedState>;
+
+/// A string of a [`Lookup`], found by its bytes (so that a `lower`ed name changed in a buffer
+/// needs no check that it is still UTF-8).
+#[derive(PartialEq, Eq)]
+struct LookupKey(smol_str::SmolStr);
+
+impl std::hash::Hash for LookupKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `[u8]` hashes, which `Borrow` requires.
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for LookupKey {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 /// One fact or service field that evaluation read, for `explain`.
 #[derive(Debug, Clone, PartialEq)]
@@ -883,7 +901,7 @@ impl<'a> Evaluator<'a> {
     fn index_lookup(&mut self, g: u32, items: &[Value<'a>]) {
         let strings: Lookup = items
             .iter()
-            .filter_map(|v| v.as_str().map(smol_str::SmolStr::new))
+            .filter_map(|v| v.as_str().map(|s| LookupKey(smol_str::SmolStr::new(s))))
             .collect();
         if self.lookups.is_empty() {
             self.lookups

@@ -139,12 +139,7 @@ impl<'a> Evaluator<'a> {
                 // Until the loop's body has computed the list, the body decides.
                 let lookup = self.lookups.get(*global as usize)?.as_ref()?;
                 let text = self.text(text, bound)?;
-                let found = match text {
-                    Text::Plain(s) => lookup.contains(s),
-                    Text::Owned(s) => lookup.contains(s.as_str()),
-                    Text::Lower(s) => builtins::with_case(s, false, |c| lookup.contains(c)),
-                    Text::Upper(s) => builtins::with_case(s, true, |c| lookup.contains(c)),
-                };
+                let found = text.with_bytes(|wanted| lookup.contains(wanted));
                 Some(found != *negated)
             }
             ServiceTest::Function { test, .. } => self.run_test(test, bound),
