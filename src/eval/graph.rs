@@ -1,17 +1,19 @@
 //! The service dependency graph of one snapshot: direct and transitive dependencies, and
 //! cycles.
 //!
-//! Rules ask many questions of one small graph, so it is prepared once per snapshot, in two
-//! layers built on first use and charged to the query that needed them: the direct edges,
-//! resolved by name; then the strongly connected components and, per component, everything it
-//! reaches as a bit set, which makes a transitive question a bit test. Bits are numbered in the
-//! case-insensitive order of the names, so that `all_dependencies` reads its answer out sorted.
+//! Rules ask many questions of one small graph, so it is prepared once per evaluator, in two
+//! layers built on first use and charged to the question that needed them. First the direct
+//! edges, resolved by name into one flat list. Then the strongly connected components and, per
+//! component, everything it reaches as a bit set, with bits numbered in the case-insensitive
+//! order of names: a transitive question is a bit test, and `all_dependencies` reads its
+//! answer out already sorted. The first few transitive questions walk instead, as long as
+//! walking costs less than building the sets would.
 //!
 //! Two answers depend on the order a search meets services in: which service to report when a
 //! chain runs through one whose `depends_on` is unknown, and which spelling to keep of a missing
 //! name written in different cases. Those come from a walk in the order the first version of
-//! this module searched in, so that messages stay as they were. Walks are iterative, so a long
-//! chain of services cannot overflow the stack.
+//! this module searched in, so that messages stay as they were. Walks and Tarjan's algorithm
+//! are iterative, so a long chain of services cannot overflow the stack.
 
 use std::cmp::Ordering;
 use std::ops::ControlFlow;
@@ -25,7 +27,7 @@ pub enum Target {
     Name(String),
 }
 
-/// Reach sets larger than this many words (8 MiB) are not built; transitive queries walk the
+/// Reach sets larger than this many words (8 MiB) are not built; transitive questions walk the
 /// graph instead, so a snapshot with a huge number of services cannot exhaust memory.
 const MAX_REACH_WORDS: usize = 1 << 20;
 
@@ -53,6 +55,9 @@ enum Edge {
 }
 
 /// The direct dependencies of every service, resolved.
+///
+/// An "item" is what a service can depend on: a service (its index), or a missing name
+/// (the number of services plus its index in `missing`).
 struct Edges<'s> {
     /// The edges of service `v` are `list[starts[v]..starts[v + 1]]`, in `depends_on` order.
     starts: Vec<usize>,
@@ -61,8 +66,9 @@ struct Edges<'s> {
     known: Vec<bool>,
     /// Each dependency on a name that no record has.
     dangling: Vec<DanglingEdge<'s>>,
-    /// The distinct names of `dangling`, compared case-insensitively, in that order.
-    missing: Vec<MissingName<'s>>,
+    /// The distinct names of `dangling` (compared case-insensitively), in that order, each as
+    /// one of its spellings.
+    missing: Vec<&'s str>,
     /// Whether some missing name is written in different cases: then which spelling
     /// `all_dependencies` shows depends on the order a walk meets them.
     spelled_differently: bool,
@@ -75,22 +81,16 @@ struct DanglingEdge<'s> {
     name: u32,
 }
 
-struct MissingName<'s> {
-    /// One of its spellings (they compare equal case-insensitively).
-    spelling: &'s str,
-}
-
-/// An "item" is a service (its index) or a missing name (`services + its index`): what a
-/// service can depend on.
 impl<'s> Edges<'s> {
-    fn resolve(snapshot: &'s LoadedSnapshot) -> Edges<'s> {
+    /// Resolves every dependency; also returns the work done.
+    fn resolve(snapshot: &'s LoadedSnapshot) -> (Edges<'s>, usize) {
         let services = &snapshot.services;
         let count = services.len();
-        let mut starts = Vec::with_capacity(count + 1);
         let listed = services
             .iter()
             .map(|s| s.depends_on().map_or(0, |deps| deps.len()))
             .sum();
+        let mut starts = Vec::with_capacity(count + 1);
         let mut list = Vec::with_capacity(listed);
         let mut known = Vec::with_capacity(count);
         let mut dangling = Vec::new();
@@ -98,12 +98,12 @@ impl<'s> Edges<'s> {
         for service in services.iter() {
             let deps = service.depends_on();
             known.push(deps.is_some());
-            for name in deps.into_iter().flatten() {
-                list.push(match services.get(name) {
+            for dependency in deps.into_iter().flatten() {
+                list.push(match services.get(dependency) {
                     Some(i) => Edge::Service(i),
                     None => {
                         dangling.push(DanglingEdge {
-                            spelling: name,
+                            spelling: dependency,
                             name: 0,
                         });
                         Edge::Dangling(index_u32(dangling.len() - 1))
@@ -113,19 +113,21 @@ impl<'s> Edges<'s> {
             starts.push(list.len());
         }
         let (missing, spelled_differently) = name_missing(&mut dangling);
-        Edges {
+        let work = count + listed + dangling.len() * log2(dangling.len());
+        let edges = Edges {
             starts,
             list,
             known,
             dangling,
             missing,
             spelled_differently,
-        }
+        };
+        (edges, work)
     }
 
     fn resolve_charged(snapshot: &'s LoadedSnapshot, work: &mut usize) -> Edges<'s> {
-        let edges = Edges::resolve(snapshot);
-        *work += edges.services() + edges.list.len();
+        let (edges, done) = Edges::resolve(snapshot);
+        *work += done;
         edges
     }
 
@@ -162,7 +164,7 @@ impl<'s> Edges<'s> {
             Target::Service(i) => Some(*i),
             Target::Name(name) => self
                 .missing
-                .binary_search_by(|m| cmp_ignore_ascii_case(m.spelling, name))
+                .binary_search_by(|m| cmp_ignore_ascii_case(m, name))
                 .ok()
                 .map(|j| index_u32(self.services() + j)),
         }
@@ -172,29 +174,95 @@ impl<'s> Edges<'s> {
         let item = item as usize;
         match item.checked_sub(self.services()) {
             None => snapshot.services.service(index_u32(item)).name(),
-            Some(j) => self.missing.get(j).map_or("", |m| m.spelling),
+            Some(j) => self.missing.get(j).copied().unwrap_or(""),
         }
     }
 }
 
+/// `0..count` sorted case-insensitively by `name`, each with its name's [`folded_prefix`]: a
+/// number whose high 96 bits are the prefix and whose low 32 bits are the index. Most names
+/// differ in their first twelve bytes, so sorting the numbers is most of the work; each run of
+/// names that share them is then sorted by the whole names.
+fn sort_by_name<'n>(count: u32, name: impl Fn(u32) -> &'n str) -> Vec<u128> {
+    let mut sorted: Vec<u128> = (0..count)
+        .map(|i| folded_prefix(name(i)) | u128::from(i))
+        .collect();
+    sorted.sort_unstable();
+    for run in sorted.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|&a, &b| cmp_ignore_ascii_case(name(a as u32), name(b as u32)));
+        }
+    }
+    sorted
+}
+
+/// Every item in the case-insensitive order of names: the services as [`sort_by_name`] sorted
+/// them, merged with the missing names (already in that order).
+fn merge_by_name<'n>(sorted: &[u128], name: impl Fn(u32) -> &'n str, missing: &[&str]) -> Vec<u32> {
+    let services = sorted.iter().map(|&key| key as u32);
+    if missing.is_empty() {
+        return services.collect();
+    }
+    let first_missing = index_u32(sorted.len());
+    let mut items = Vec::with_capacity(sorted.len() + missing.len());
+    let mut services = services.peekable();
+    let mut missing = missing.iter().zip(first_missing..).peekable();
+    loop {
+        let next = match (services.peek(), missing.peek()) {
+            (Some(&s), Some(&(m, _))) if cmp_ignore_ascii_case(name(s), m) == Ordering::Less => {
+                services.next()
+            }
+            (_, Some(_)) => missing.next().map(|(_, item)| item),
+            (Some(_), None) => services.next(),
+            (None, None) => break,
+        };
+        items.extend(next);
+    }
+    items
+}
+
 /// Numbers the distinct missing names (case-insensitively, in that order) and points each
 /// dangling edge at its name; also tells whether some name is written in different cases.
-fn name_missing<'s>(dangling: &mut [DanglingEdge<'s>]) -> (Vec<MissingName<'s>>, bool) {
+fn name_missing<'s>(dangling: &mut [DanglingEdge<'s>]) -> (Vec<&'s str>, bool) {
     let mut order: Vec<usize> = (0..dangling.len()).collect();
     order.sort_by(|&a, &b| cmp_ignore_ascii_case(dangling[a].spelling, dangling[b].spelling));
-    let mut missing: Vec<MissingName<'s>> = Vec::new();
+    let mut missing: Vec<&'s str> = Vec::new();
     let mut spelled_differently = false;
     for d in order {
         let spelling = dangling[d].spelling;
         match missing.last() {
-            Some(last) if last.spelling.eq_ignore_ascii_case(spelling) => {
-                spelled_differently |= last.spelling != spelling;
+            Some(last) if last.eq_ignore_ascii_case(spelling) => {
+                spelled_differently |= *last != spelling;
             }
-            _ => missing.push(MissingName { spelling }),
+            _ => missing.push(spelling),
         }
         dangling[d].name = index_u32(missing.len() - 1);
     }
     (missing, spelled_differently)
+}
+
+/// The first twelve bytes of a name in ASCII lower case (padded with zeros) in the high 96 bits
+/// of a number, the low 32 bits zero: when two such numbers differ, the names compare the same
+/// way case-insensitively.
+fn folded_prefix(name: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    match name.as_bytes().get(..12) {
+        Some(first) => bytes[..12].copy_from_slice(first),
+        None => bytes[..name.len()].copy_from_slice(name.as_bytes()),
+    }
+    ascii_lowercase(u128::from_be_bytes(bytes))
+}
+
+/// `to_ascii_lowercase` of sixteen bytes at once: each byte from `A` to `Z` gains 0x20.
+fn ascii_lowercase(bytes: u128) -> u128 {
+    const EACH: u128 = u128::MAX / 0xff;
+    let low_seven = bytes & (EACH * 0x7f);
+    // Bit 7 of each byte, after adding: set from 'A' up, and from one past 'Z' up. No byte
+    // carries into the next, as none exceeds 0x7f + 0x3f.
+    let from_a = low_seven + EACH * u128::from(0x80 - b'A');
+    let past_z = low_seven + EACH * u128::from(0x80 - b'Z' - 1);
+    let upper = from_a & !past_z & !bytes & (EACH * 0x80);
+    bytes | (upper >> 2)
 }
 
 /// The graph condensed into strongly connected components, with what each reaches.
@@ -207,43 +275,141 @@ struct Reach {
     /// The services of each component that lies on a cycle (two services or more, or one
     /// depending on itself).
     cycles: Vec<Vec<u32>>,
-    /// Per item, its position in the case-insensitive order of names: its bit in `rows`.
+    /// Per item, its position in the case-insensitive order of names. No two items compare
+    /// equal (service names are unique that way, missing names are grouped that way, and no
+    /// missing name is a service's), so the order is the one a sort of the names gives.
     position: Vec<u32>,
     /// Per position, the item.
     item_at: Vec<u32>,
     /// Words per row.
     words: usize,
-    /// Per component, `words` words: the items it reaches through one dependency or more.
-    /// `None` when that would be too large (see [`MAX_REACH_WORDS`]).
+    /// Per component, `words` words: the positions of the items it reaches through one
+    /// dependency or more. `None` when that would be too large (see [`MAX_REACH_WORDS`]).
     rows: Option<Vec<u64>>,
 }
 
 impl Reach {
-    /// Finds the components with Tarjan's algorithm (iteratively), and fills in each one's
-    /// reach set as it completes: everything it reaches has completed by then. Also returns
-    /// the work done.
+    /// Also returns the work done.
     fn build(edges: &Edges<'_>, snapshot: &LoadedSnapshot, limit: usize) -> (Reach, usize) {
-        const UNVISITED: u32 = u32::MAX;
-        const UNASSIGNED: u32 = u32::MAX;
-        let count = edges.services();
-        let (position, item_at) = order_by_name(edges, snapshot);
-        let items = item_at.len();
-        let words = items.div_ceil(64);
-        let mut work = count + edges.list.len() + items * log2(items);
-        // A row per service at most: there are no more components than services.
+        let name = |i: u32| snapshot.services.service(i).name();
+        let sorted = sort_by_name(index_u32(edges.services()), name);
+        let item_at = merge_by_name(&sorted, name, &edges.missing);
+        let mut position = vec![0u32; item_at.len()];
+        for (at, &item) in item_at.iter().enumerate() {
+            position[item as usize] = index_u32(at);
+        }
+        let components = Components::find(edges);
+        let count = components.len();
+        let words = item_at.len().div_ceil(64);
+        let mut work =
+            2 * (edges.services() + edges.list.len()) + item_at.len() * log2(item_at.len());
         let mut rows = count
             .checked_mul(words)
             .filter(|&size| size <= limit)
-            .map(|size| vec![0u64; size]);
+            .map(|size| {
+                work += size + edges.list.len() * words;
+                vec![0u64; size]
+            });
+        let mut through_unknown = vec![false; count];
+        let mut cycles = Vec::new();
+        // Components complete after every component they reach, so one pass in that order
+        // sees each reached component's row and flag already final.
+        for c in 0..count {
+            let mut row = rows.as_mut().map(|rows| {
+                let (done, rest) = rows.split_at_mut(c * words);
+                (&*done, rest.get_mut(..words).unwrap_or_default())
+            });
+            let mut unknown = false;
+            let mut cyclic = false;
+            for &v in components.members(c) {
+                unknown |= !edges.is_known(v);
+                for &edge in edges.of(v) {
+                    if let Some((_, row)) = &mut row {
+                        set_bit(row, position[edges.item(edge) as usize]);
+                    }
+                    let Edge::Service(w) = edge else { continue };
+                    let reached = components.of(w);
+                    if reached == c {
+                        cyclic = true;
+                        continue;
+                    }
+                    unknown |= through_unknown[reached];
+                    if let Some((done, row)) = &mut row {
+                        let from = &done[reached * words..(reached + 1) * words];
+                        for (into, from) in row.iter_mut().zip(from) {
+                            *into |= from;
+                        }
+                    }
+                }
+            }
+            through_unknown[c] = unknown;
+            if cyclic {
+                cycles.push(components.members(c).to_vec());
+            }
+        }
+        let reach = Reach {
+            component: components.component,
+            through_unknown,
+            cycles,
+            position,
+            item_at,
+            words,
+            rows,
+        };
+        (reach, work)
+    }
+
+    fn component_of(&self, service: u32) -> usize {
+        self.component
+            .get(service as usize)
+            .map_or(0, |&c| c as usize)
+    }
+
+    fn row(&self, component: usize) -> Option<&[u64]> {
+        let rows = self.rows.as_ref()?;
+        rows.get(component * self.words..(component + 1) * self.words)
+    }
+
+    fn position_of(&self, item: u32) -> u32 {
+        self.position
+            .get(item as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    fn is_through_unknown(&self, component: usize) -> bool {
+        self.through_unknown
+            .get(component)
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
+/// Strongly connected components.
+struct Components {
+    /// Per service, its component, numbered in the order they complete.
+    component: Vec<u32>,
+    /// The services of component `c` are `members[bounds[c]..bounds[c + 1]]`.
+    members: Vec<u32>,
+    bounds: Vec<usize>,
+}
+
+impl Components {
+    /// Tarjan's algorithm, iteratively.
+    fn find(edges: &Edges<'_>) -> Components {
+        const UNVISITED: u32 = u32::MAX;
+        const UNASSIGNED: u32 = u32::MAX;
+        let count = edges.services();
         let mut index = vec![UNVISITED; count];
         let mut low = vec![0u32; count];
         // Visited services not yet in a component are the ones on Tarjan's stack.
         let mut component = vec![UNASSIGNED; count];
-        let mut through_unknown: Vec<bool> = Vec::with_capacity(count);
-        let mut cycles = Vec::new();
+        let mut members = Vec::with_capacity(count);
+        let mut bounds = Vec::with_capacity(count + 1);
+        bounds.push(0);
         let mut stack: Vec<u32> = Vec::with_capacity(count);
         // A service being visited, the position in `edges.list` of its next edge, and the
-        // height of `stack` before it.
+        // height of `stack` below it.
         let mut frames: Vec<(u32, usize, usize)> = Vec::with_capacity(count);
         let mut next_index = 0u32;
         for root in 0..index_u32(count) {
@@ -278,119 +444,35 @@ impl Reach {
                 if let Some(&(parent, _, _)) = frames.last() {
                     low[parent as usize] = low[parent as usize].min(low[v as usize]);
                 }
-                if low[v as usize] != index[v as usize] {
-                    continue;
-                }
-                let c = through_unknown.len();
-                let members = &stack[base..];
-                for &w in members {
-                    component[w as usize] = index_u32(c);
-                }
-                let mut row = rows.as_mut().map(|rows| {
-                    let (done, rest) = rows.split_at_mut(c * words);
-                    (done, rest.get_mut(..words).unwrap_or_default())
-                });
-                let mut unknown = false;
-                let mut cyclic = false;
-                for &w in members {
-                    unknown |= !edges.is_known(w);
-                    for &edge in edges.of(w) {
-                        if let Some((_, row)) = &mut row {
-                            set_bit(row, position[edges.item(edge) as usize]);
-                        }
-                        let Edge::Service(x) = edge else { continue };
-                        let reached = component[x as usize] as usize;
-                        if reached == c {
-                            cyclic = true;
-                            continue;
-                        }
-                        unknown |= through_unknown[reached];
-                        if let Some((done, row)) = &mut row {
-                            let from = &done[reached * words..(reached + 1) * words];
-                            for (into, from) in row.iter_mut().zip(from) {
-                                *into |= from;
-                            }
-                            work += words;
-                        }
+                if low[v as usize] == index[v as usize] {
+                    let c = index_u32(bounds.len() - 1);
+                    for &w in &stack[base..] {
+                        component[w as usize] = c;
+                        members.push(w);
                     }
+                    bounds.push(members.len());
+                    stack.truncate(base);
                 }
-                through_unknown.push(unknown);
-                if cyclic {
-                    cycles.push(members.to_vec());
-                }
-                stack.truncate(base);
             }
         }
-        if let Some(rows) = &mut rows {
-            rows.truncate(through_unknown.len() * words);
-            work += rows.len();
-        }
-        let reach = Reach {
+        Components {
             component,
-            through_unknown,
-            cycles,
-            position,
-            item_at,
-            words,
-            rows,
-        };
-        (reach, work)
-    }
-
-    fn component_of(&self, service: u32) -> usize {
-        self.component
-            .get(service as usize)
-            .map_or(0, |&c| c as usize)
-    }
-
-    fn row(&self, component: usize) -> Option<&[u64]> {
-        let rows = self.rows.as_ref()?;
-        rows.get(component * self.words..(component + 1) * self.words)
-    }
-
-    fn position_of(&self, item: u32) -> u32 {
-        self.position
-            .get(item as usize)
-            .copied()
-            .unwrap_or(u32::MAX)
-    }
-}
-
-/// Every item in the case-insensitive order of names, and each item's position in it. No two
-/// items compare equal (service names are unique that way, missing names are grouped that way,
-/// and no missing name is a service's), so the order is the one a sort of the names gives.
-fn order_by_name(edges: &Edges<'_>, snapshot: &LoadedSnapshot) -> (Vec<u32>, Vec<u32>) {
-    let items = index_u32(edges.services() + edges.missing.len());
-    let name = |item: u32| edges.item_name(snapshot, item);
-    // Most names differ in their first twelve bytes: sort numbers made of those and the item
-    // (cheap to compare), then sort each run of names that share them by the whole names.
-    let mut keyed: Vec<u128> = (0..items)
-        .map(|item| folded_prefix(name(item)) | u128::from(item))
-        .collect();
-    keyed.sort_unstable();
-    for run in keyed.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
-        if run.len() > 1 {
-            run.sort_unstable_by(|&a, &b| cmp_ignore_ascii_case(name(a as u32), name(b as u32)));
+            members,
+            bounds,
         }
     }
-    // The low 32 bits are the item.
-    let item_at: Vec<u32> = keyed.into_iter().map(|key| key as u32).collect();
-    let mut position = vec![0u32; item_at.len()];
-    for (at, &item) in item_at.iter().enumerate() {
-        position[item as usize] = index_u32(at);
-    }
-    (position, item_at)
-}
 
-/// The first twelve bytes of a name in lower case (padded with zeros) in the high 96 bits of
-/// a number that orders as they do: when two numbers differ there, the names differ the same
-/// way.
-fn folded_prefix(name: &str) -> u128 {
-    let mut bytes = [0u8; 16];
-    let len = name.len().min(12);
-    bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
-    bytes.make_ascii_lowercase();
-    u128::from_be_bytes(bytes)
+    fn len(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    fn members(&self, c: usize) -> &[u32] {
+        &self.members[self.bounds[c]..self.bounds[c + 1]]
+    }
+
+    fn of(&self, service: u32) -> usize {
+        self.component[service as usize] as usize
+    }
 }
 
 fn set_bit(row: &mut [u64], position: u32) {
@@ -492,7 +574,7 @@ impl Walker {
     }
 }
 
-/// What a query needs, built.
+/// What a question needs, built.
 struct Prepared<'g, 's> {
     snapshot: &'s LoadedSnapshot,
     edges: &'g Edges<'s>,
@@ -531,8 +613,8 @@ impl<'s> Prepared<'_, 's> {
 
     /// The items `from` depends on, directly or not, sorted, each as `view` shows it, from the
     /// row of its component.
-    fn reached<T>(&mut self, from: u32, row: &[u64], view: impl Fn(u32) -> T) -> Vec<T> {
-        let own = self.reach.position_of(from);
+    fn reached<T>(&mut self, from: u32, row: &[u64], mut view: impl FnMut(u32) -> T) -> Vec<T> {
+        let own = self.reach.position_of(from) as usize;
         let count: u32 = row.iter().map(|word| word.count_ones()).sum();
         let mut items = Vec::with_capacity(count as usize);
         for (w, &word) in row.iter().enumerate() {
@@ -540,7 +622,7 @@ impl<'s> Prepared<'_, 's> {
             while bits != 0 {
                 let position = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if position != own as usize {
+                if position != own {
                     if let Some(&item) = self.reach.item_at.get(position) {
                         items.push(view(item));
                     }
@@ -687,37 +769,33 @@ impl<'s> Graph<'s> {
         if target.is_some_and(|t| has_bit(row, reach.position_of(t))) {
             return Ok(true);
         }
-        if reach
-            .through_unknown
-            .get(component)
-            .copied()
-            .unwrap_or(false)
-        {
+        if reach.is_through_unknown(component) {
             return Err(prepared.first_unknown(from));
         }
         Ok(false)
     }
 
-    /// Every service `from` depends on, directly or not, and every missing name, by name,
-    /// sorted case-insensitively; a missing name written in different cases once, as the walk
-    /// meets it first.
-    pub fn all_dependencies(&mut self, from: u32) -> Result<Vec<&'s str>, u32> {
+    /// Every service `from` depends on, directly or not, and every missing name, by name
+    /// (each as `view` makes it), sorted case-insensitively; a missing name written in
+    /// different cases once, as a search meets it first.
+    pub fn all_dependencies<T>(
+        &mut self,
+        from: u32,
+        mut view: impl FnMut(&'s str) -> T,
+    ) -> Result<Vec<T>, u32> {
         let mut prepared = self.prepared();
         let reach = prepared.reach;
         let edges = prepared.edges;
         let snapshot = prepared.snapshot;
         let component = reach.component_of(from);
-        if reach
-            .through_unknown
-            .get(component)
-            .copied()
-            .unwrap_or(false)
-        {
+        if reach.is_through_unknown(component) {
             return Err(prepared.first_unknown(from));
         }
         let (items, spelled) = match reach.row(component) {
             Some(row) if !edges.spelled_differently => {
-                return Ok(prepared.reached(from, row, |item| edges.item_name(snapshot, item)));
+                return Ok(
+                    prepared.reached(from, row, |item| view(edges.item_name(snapshot, item)))
+                );
             }
             Some(row) => (
                 prepared.reached(from, row, |item| item),
@@ -729,31 +807,37 @@ impl<'s> Graph<'s> {
         Ok(items
             .into_iter()
             .map(|item| {
-                (item as usize)
+                let name = (item as usize)
                     .checked_sub(services)
                     .and_then(|name| spelled.get(name).copied().flatten())
-                    .unwrap_or_else(|| edges.item_name(snapshot, item))
+                    .unwrap_or_else(|| edges.item_name(snapshot, item));
+                view(name)
             })
             .collect())
     }
 
     /// The dependencies of `from` that no record provides, as written, in order; `None` when
     /// its `depends_on` is unknown.
-    pub fn missing_dependencies(&mut self, from: u32) -> Option<Vec<&'s str>> {
-        let edges = self.edges();
+    pub fn missing_dependencies(
+        &mut self,
+        from: u32,
+    ) -> Option<impl Iterator<Item = &'s str> + '_> {
+        let Graph {
+            snapshot,
+            edges,
+            work,
+            ..
+        } = self;
+        let edges: &Edges<'s> = edges.get_or_insert_with(|| Edges::resolve_charged(snapshot, work));
         if !edges.is_known(from) {
             return None;
         }
-        let missing = edges
-            .of(from)
-            .iter()
-            .filter_map(|&edge| match edge {
-                Edge::Service(_) => None,
-                Edge::Dangling(d) => edges.dangling.get(d as usize).map(|e| e.spelling),
-            })
-            .collect();
-        self.work += edges.of(from).len();
-        Some(missing)
+        let out = edges.of(from);
+        *work += out.len();
+        Some(out.iter().filter_map(|&edge| match edge {
+            Edge::Service(_) => None,
+            Edge::Dangling(d) => edges.dangling.get(d as usize).map(|e| e.spelling),
+        }))
     }
 
     /// Every dependency cycle, each as its services' names sorted case-insensitively, the
@@ -763,6 +847,7 @@ impl<'s> Graph<'s> {
             return Err(index_u32(unknown));
         }
         let prepared = self.prepared();
+        let edges = prepared.edges;
         let reach = prepared.reach;
         let mut cycles: Vec<Vec<u32>> = Vec::new();
         for members in &reach.cycles {
@@ -781,7 +866,7 @@ impl<'s> Graph<'s> {
                     .into_iter()
                     .map(|p| {
                         let item = reach.item_at.get(p as usize).copied().unwrap_or(0);
-                        prepared.edges.item_name(prepared.snapshot, item)
+                        edges.item_name(prepared.snapshot, item)
                     })
                     .collect()
             })
@@ -789,11 +874,17 @@ impl<'s> Graph<'s> {
     }
 }
 
-/// Orders as comparing `to_ascii_lowercase()` copies would, without making them.
+/// Orders as comparing `to_ascii_lowercase()` copies would, without making them. (A plain
+/// loop: comparing two mapped iterators costs several times as much.)
 fn cmp_ignore_ascii_case(a: &str, b: &str) -> Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_lowercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 #[cfg(test)]
@@ -1141,13 +1232,15 @@ mod tests {
         let count = snapshot.services.len() as u32;
         for from in 0..count {
             prop_assert_eq!(
-                graph.all_dependencies(from),
+                graph.all_dependencies(from, |name| name),
                 reference::all_dependencies(snapshot, from),
                 "all_dependencies of {}",
                 from
             );
             prop_assert_eq!(
-                graph.missing_dependencies(from),
+                graph
+                    .missing_dependencies(from)
+                    .map(Iterator::collect::<Vec<_>>),
                 reference::missing_dependencies(snapshot, from)
             );
         }
@@ -1198,6 +1291,22 @@ mod tests {
     }
 
     #[test]
+    fn sixteen_bytes_lower_as_each_byte_does() {
+        for byte in 0..=u8::MAX {
+            for at in 0..16 {
+                let mut bytes = [b'Q'; 16];
+                bytes[at] = byte;
+                let lowered = bytes.map(|b| b.to_ascii_lowercase());
+                assert_eq!(
+                    ascii_lowercase(u128::from_be_bytes(bytes)),
+                    u128::from_be_bytes(lowered),
+                    "{byte:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn work_is_charged_for_building_and_walking() {
         let snapshot = load(
             r#"{"format": "expolicy-snapshot/1", "host": {"name": "H"}, "services": [
@@ -1208,7 +1317,7 @@ mod tests {
         assert_eq!(graph.depends_transitively(0, &Target::Service(2)), Ok(true));
         assert!(graph.work > 0);
         graph.work = 0;
-        assert_eq!(graph.all_dependencies(0), Ok(vec!["B", "C"]));
+        assert_eq!(graph.all_dependencies(0, |name| name), Ok(vec!["B", "C"]));
         assert!(graph.work > 0);
     }
 }

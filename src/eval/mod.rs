@@ -1083,12 +1083,14 @@ impl<'a> Evaluator<'a> {
                 match self.all_dependencies.get(i as usize).map(|l| &l.missing) {
                     Some(Some(cached)) => cached.clone(),
                     _ => {
-                        let names = self.graph.missing_dependencies(i);
+                        let value = self
+                            .graph
+                            .missing_dependencies(i)
+                            .map(|names| Value::list(names.map(Value::str).collect()));
                         self.charge_graph(span)?;
-                        let Some(names) = names else {
+                        let Some(value) = value else {
                             return missing(self);
                         };
-                        let value = Value::list(names.into_iter().map(Value::str).collect());
                         if let Some(lists) = self.dependency_lists(i) {
                             lists.missing = Some(value.clone());
                         }
@@ -1100,10 +1102,10 @@ impl<'a> Evaluator<'a> {
                 match self.all_dependencies.get(i as usize).map(|l| &l.all) {
                     Some(Some(cached)) => cached.clone(),
                     _ => {
-                        let names = self.graph.all_dependencies(i);
+                        let names = self.graph.all_dependencies(i, Value::str);
                         self.charge_graph(span)?;
-                        let names = names.map_err(|m| self.missing_depends_on(m, span))?;
-                        let value = Value::list(names.into_iter().map(Value::str).collect());
+                        let value =
+                            Value::list(names.map_err(|m| self.missing_depends_on(m, span))?);
                         if let Some(lists) = self.dependency_lists(i) {
                             lists.all = Some(value.clone());
                         }
