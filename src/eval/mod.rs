@@ -82,7 +82,7 @@ pub struct Evaluator<'a> {
     graph: graph::Graph<'a>,
     /// `all_dependencies` and `missing_dependencies` of each service, once computed (sized on
     /// first use).
-    all_dependencies: Vec<DependencyLists<'a>>,
+    dependency_lists: Vec<DependencyLists<'a>>,
     /// `services`, once computed.
     services: Option<Value<'a>>,
     /// The column of each `is` predicate a quantifier asked about (see `columns`).
@@ -142,7 +142,7 @@ impl<'a> Evaluator<'a> {
             depth: 0,
             steps: 0,
             graph: graph::Graph::new(snapshot),
-            all_dependencies: Vec::new(),
+            dependency_lists: Vec::new(),
             services: None,
             calls: Vec::new(),
             columns: Vec::new(),
@@ -1080,7 +1080,7 @@ impl<'a> Evaluator<'a> {
                 None => return missing(self),
             },
             ServiceField::MissingDependencies => {
-                match self.all_dependencies.get(i as usize).map(|l| &l.missing) {
+                match self.dependency_lists.get(i as usize).map(|l| &l.missing) {
                     Some(Some(cached)) => cached.clone(),
                     _ => {
                         let value = self
@@ -1091,7 +1091,7 @@ impl<'a> Evaluator<'a> {
                         let Some(value) = value else {
                             return missing(self);
                         };
-                        if let Some(lists) = self.dependency_lists(i) {
+                        if let Some(lists) = self.dependency_lists_mut(i) {
                             lists.missing = Some(value.clone());
                         }
                         value
@@ -1099,14 +1099,14 @@ impl<'a> Evaluator<'a> {
                 }
             }
             ServiceField::AllDependencies => {
-                match self.all_dependencies.get(i as usize).map(|l| &l.all) {
+                match self.dependency_lists.get(i as usize).map(|l| &l.all) {
                     Some(Some(cached)) => cached.clone(),
                     _ => {
                         let names = self.graph.all_dependencies(i, Value::str);
                         self.charge_graph(span)?;
                         let value =
                             Value::list(names.map_err(|m| self.missing_depends_on(m, span))?);
-                        if let Some(lists) = self.dependency_lists(i) {
+                        if let Some(lists) = self.dependency_lists_mut(i) {
                             lists.all = Some(value.clone());
                         }
                         value
@@ -1128,11 +1128,11 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Where the dependency lists of service `i` are kept.
-    fn dependency_lists(&mut self, i: u32) -> Option<&mut DependencyLists<'a>> {
-        if self.all_dependencies.is_empty() {
-            self.all_dependencies = vec![DependencyLists::default(); self.snapshot.services.len()];
+    fn dependency_lists_mut(&mut self, i: u32) -> Option<&mut DependencyLists<'a>> {
+        if self.dependency_lists.is_empty() {
+            self.dependency_lists = vec![DependencyLists::default(); self.snapshot.services.len()];
         }
-        self.all_dependencies.get_mut(i as usize)
+        self.dependency_lists.get_mut(i as usize)
     }
 
     fn missing_depends_on(&self, service: u32, span: Span) -> Box<Undecided> {

@@ -8,6 +8,7 @@ mod store;
 use std::sync::Arc;
 
 pub use model::*;
+pub(crate) use store::ascii_lowercase;
 pub use store::{Deps, ServiceIndex, ServiceList, ServiceRef, SnapshotData};
 
 use crate::diag::Diag;

@@ -198,18 +198,37 @@ impl Default for ServiceIndex {
     }
 }
 
-/// The hash of a name's ASCII-lower-case form, computed without making a copy of it.
+/// The hash of a name's ASCII-lower-case form, computed sixteen bytes at a time without making
+/// a copy of it.
 fn fold_hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
     let mut h = hasher.build_hasher();
-    let mut buf = [0u8; 64];
-    for chunk in name.as_bytes().chunks(buf.len()) {
-        let out = &mut buf[..chunk.len()];
-        out.copy_from_slice(chunk);
-        out.make_ascii_lowercase();
-        h.write(out);
+    let mut words = name.as_bytes().chunks_exact(16);
+    for word in &mut words {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(word);
+        h.write_u128(ascii_lowercase(u128::from_le_bytes(bytes)));
     }
-    h.write_u8(0xff);
+    let mut last = [0u8; 16];
+    let rest = words.remainder();
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    h.write_u128(ascii_lowercase(u128::from_le_bytes(last)));
+    h.write_usize(name.len());
     h.finish()
+}
+
+/// `to_ascii_lowercase` of sixteen bytes at once: each byte from `A` to `Z` gains 0x20, the rest
+/// (other ASCII, and the bytes of characters that are not ASCII) stay as they are.
+pub(crate) fn ascii_lowercase(bytes: u128) -> u128 {
+    const EACH: u128 = u128::MAX / 0xff;
+    let low_seven = bytes & (EACH * 0x7f);
+    // Bit 7 of each byte, after adding: set from 'A' up, and from one past 'Z' up. No byte
+    // carries into the next, as none exceeds 0x7f + 0x3f.
+    let from_a = low_seven + EACH * u128::from(0x80 - b'A');
+    let past_z = low_seven + EACH * u128::from(0x80 - b'Z' - 1);
+    let upper = from_a & !past_z & !bytes & (EACH * 0x80);
+    bytes | (upper >> 2)
 }
 
 impl ServiceIndex {
@@ -800,6 +819,40 @@ impl<'de> Visitor<'de> for ServiceSeed<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sixteen_bytes_lower_as_each_byte_does() {
+        for byte in 0..=u8::MAX {
+            for at in 0..16 {
+                let mut bytes = [b'Q'; 16];
+                bytes[at] = byte;
+                let lowered = bytes.map(|b| b.to_ascii_lowercase());
+                assert_eq!(
+                    ascii_lowercase(u128::from_be_bytes(bytes)),
+                    u128::from_be_bytes(lowered),
+                    "{byte:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_equal_without_regard_to_ascii_case_hash_alike() {
+        let hasher = foldhash::fast::RandomState::default();
+        for (a, b) in [
+            ("MSExchangeSA", "msexchangesa"),
+            ("LanManWorkstation", "lanmanworkstation"),
+            (
+                "a-service-name-longer-than-sixteen-bytes",
+                "A-SERVICE-NAME-LONGER-THAN-SIXTEEN-BYTES",
+            ),
+            ("Überwachung", "ÜBERWACHUNG"),
+            ("", ""),
+        ] {
+            assert!(a.eq_ignore_ascii_case(b));
+            assert_eq!(fold_hash(&hasher, a), fold_hash(&hasher, b), "{a} / {b}");
+        }
+    }
 
     /// The one-pass parse, as the owned model: what it found, or `None` when it refused.
     fn fast(text: &str) -> Option<serde_json::Value> {
