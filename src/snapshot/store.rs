@@ -218,6 +218,33 @@ fn fold_hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
     h.finish()
 }
 
+/// `a.eq_ignore_ascii_case(b)`, sixteen bytes at a time.
+fn same_folded(a: &str, b: &str) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    while !a.is_empty() {
+        let n = a.len().min(16);
+        let (mut x, mut y) = ([0u8; 16], [0u8; 16]);
+        let (Some(xs), Some(ys), Some(ahead), Some(bhead)) =
+            (x.get_mut(..n), y.get_mut(..n), a.get(..n), b.get(..n))
+        else {
+            return false;
+        };
+        xs.copy_from_slice(ahead);
+        ys.copy_from_slice(bhead);
+        if ascii_lowercase(u128::from_le_bytes(x)) != ascii_lowercase(u128::from_le_bytes(y)) {
+            return false;
+        }
+        (a, b) = (
+            a.get(n..).unwrap_or_default(),
+            b.get(n..).unwrap_or_default(),
+        );
+    }
+    true
+}
+
 /// `to_ascii_lowercase` of sixteen bytes at once: each byte from `A` to `Z` gains 0x20, the rest
 /// (other ASCII, and the bytes of characters that are not ASCII) stay as they are.
 pub(crate) fn ascii_lowercase(bytes: u128) -> u128 {
@@ -276,11 +303,7 @@ impl ServiceIndex {
                 0 => return None,
                 other => {
                     let i = other - 1;
-                    if self
-                        .store
-                        .str(self.store.records[i as usize].name)
-                        .eq_ignore_ascii_case(name)
-                    {
+                    if same_folded(self.store.str(self.store.records[i as usize].name), name) {
                         return Some(i);
                     }
                     slot = (slot + 1) & mask;
@@ -831,6 +854,36 @@ mod tests {
                     ascii_lowercase(u128::from_be_bytes(bytes)),
                     u128::from_be_bytes(lowered),
                     "{byte:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn folded_comparison_is_eq_ignore_ascii_case() {
+        let names = [
+            "",
+            "a",
+            "A",
+            "MSExchangeSA",
+            "msexchangesa",
+            "MSExchangeSB",
+            "msexchangesa ",
+            "a-service-name-longer-than-sixteen-bytes",
+            "A-SERVICE-NAME-LONGER-THAN-SIXTEEN-BYTES",
+            "A-SERVICE-NAME-LONGER-THAN-SIXTEEN-BYTEZ",
+            "Überwachung",
+            "ÜBERWACHUNG",
+            "überwachung",
+            "[@`{",
+            "{`@[",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(
+                    same_folded(a, b),
+                    a.eq_ignore_ascii_case(b),
+                    "{a:?} / {b:?}"
                 );
             }
         }
