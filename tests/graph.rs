@@ -70,6 +70,11 @@ fn failing_services_are_those_the_failing_rules_name() {
         "{dot}"
     );
     assert!(failing[1].starts_with("  \"WINS\""), "{dot}");
+    // Two rules read MSSEARCH through one definition: each is marked, not only the first.
+    assert!(
+        failing[0].contains("graphdemo.msearch-not-stopped, graphdemo.msearch-not-stopped-again"),
+        "{dot}"
+    );
     insta::assert_snapshot!("dot_with_policy", dot);
 }
 

@@ -145,9 +145,11 @@ fn read(name: &str) -> Result<(String, Vec<u8>), Diag> {
 /// a rule that read many services without naming one marks none, rather than all.
 fn failing_services(program: &crate::check::ir::Program, loaded: &LoadedSnapshot) -> Marked {
     let mut marked: Marked = BTreeMap::new();
-    let mut evaluator = Evaluator::new(program, loaded);
     for index in 0..program.rules.len() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
+        // A fresh evaluator per rule, as `explain` has: one shared by every rule would hand a
+        // later rule the definitions an earlier one computed, without the reads behind them.
+        let mut evaluator = Evaluator::new(program, loaded);
         evaluator.trace = Some(Vec::new());
         let result = evaluator.evaluate_rule(index);
         // The evaluator moves a rule's reads into its evidence while tracing.
