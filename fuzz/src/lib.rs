@@ -5,6 +5,7 @@
 //!
 //! A panic anywhere below is a bug; so is a broken invariant, which these functions assert:
 //! - a policy that checks evaluates without panicking, and the formatter's output parses;
+//! - the evaluator's shortcuts give every rule the result evaluating it as written gives;
 //! - an import that succeeds yields a snapshot that `eval` loads.
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::sync::OnceLock;
 
 use expolicy::check::ir::Program;
 use expolicy::diag::{Diag, RenderOptions, render_all};
-use expolicy::eval::Evaluator;
+use expolicy::eval::{Evaluator, RuleResult, Undecided, UndecidedKind};
 use expolicy::report::{self, SnapshotReport};
 use expolicy::snapshot::{self, LoadedSnapshot, import};
 use expolicy::source::SourceMap;
@@ -40,15 +41,50 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Evaluates every rule of `program` on `loaded`, traced and untraced, and renders the
-/// reports in the human and JSON formats.
+/// What a report shows of a result, to compare the two ways of evaluating.
+fn shown(result: &RuleResult) -> String {
+    let requirements: Vec<String> = result
+        .requirements
+        .iter()
+        .map(|r| format!("{:?} {:?} {:?}", r.outcome, r.message, r.span))
+        .collect();
+    format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        result.outcome, result.message, result.span, requirements, result.notes
+    )
+}
+
+/// Whether evaluation stopped at a limit (steps or depth): the shortcuts count steps
+/// differently from evaluation as written, so either may stop where the other did not.
+fn hit_limit(result: &RuleResult) -> bool {
+    let limit = |u: &Option<Undecided>| {
+        matches!(
+            u,
+            Some(Undecided {
+                kind: UndecidedKind::Limit { .. },
+                ..
+            })
+        )
+    };
+    limit(&result.undecided) || result.requirements.iter().any(|r| limit(&r.undecided))
+}
+
+/// Evaluates every rule of `program` on `loaded`, with the evaluator's shortcuts and as written
+/// (explained), asserts that both give the same result, and renders the reports in the human
+/// and JSON formats.
 fn evaluate_all(program: &Program, loaded: &LoadedSnapshot, sources: &SourceMap) {
     let rules: Vec<u32> = (0..program.rules.len() as u32).collect();
     let results = Evaluator::new(program, loaded).evaluate(&rules);
-    for &r in &rules {
-        let mut evaluator = Evaluator::new(program, loaded);
-        evaluator.trace = Some(Vec::new());
-        std::hint::black_box(evaluator.evaluate_rule(r));
+    for (&r, fast) in rules.iter().zip(&results) {
+        let (as_written, _) = expolicy::explain::trace(program, loaded, r);
+        if !hit_limit(fast) && !hit_limit(&as_written) {
+            assert_eq!(
+                shown(fast),
+                shown(&as_written),
+                "rule {} evaluates differently with shortcuts",
+                program.rules[r as usize].id
+            );
+        }
     }
     let reports = vec![SnapshotReport::new(
         loaded.source.clone(),
