@@ -13,31 +13,11 @@ use super::ir::*;
 /// Marks the host-invariant expressions of every body in the program.
 pub fn hoist(program: &mut Program) {
     let mut hoister = Hoister { next: 0 };
-    for function in &mut program.functions {
+    program.for_each_root(|node, arity| match arity {
         // A function runs once per call: its whole body is repeated work.
-        hoister.root(&mut function.body.node, function.arity, true);
-    }
-    for global in &mut program.globals {
-        hoister.root(&mut global.body.node, 0, false);
-    }
-    for fact in &mut program.facts {
-        if let Some(default) = &mut fact.default {
-            hoister.root(&mut default.node, 0, false);
-        }
-    }
-    for rule in &mut program.rules {
-        if let Some(when) = &mut rule.when {
-            hoister.root(&mut when.node, 0, false);
-        }
-        for require in &mut rule.requires {
-            hoister.root(&mut require.node, 0, false);
-            for part in require.message.iter_mut().flatten() {
-                if let MessagePart::Expr(node) = part {
-                    hoister.root(node, 0, false);
-                }
-            }
-        }
-    }
+        Some(arity) => hoister.root(node, arity, true),
+        None => hoister.root(node, 0, false),
+    });
     program.hoisted = hoister.next;
 }
 
@@ -130,6 +110,27 @@ fn worth_hoisting(kind: &mut NodeKind) -> bool {
     }
 }
 
+/// Every sub-expression of a node, the parts of loops included.
+pub(super) fn children(kind: &mut NodeKind) -> Vec<&mut Node> {
+    match kind {
+        NodeKind::Comprehension {
+            source,
+            filter,
+            element,
+            ..
+        } => {
+            let mut parts = vec![&mut **source];
+            if let Some(filter) = filter {
+                parts.push(&mut **filter);
+            }
+            parts.push(&mut **element);
+            parts
+        }
+        NodeKind::Quantifier { source, body, .. } => vec![&mut **source, &mut **body],
+        kind => direct_children(kind),
+    }
+}
+
 /// The sub-expressions of a node that binds no local.
 pub(super) fn direct_children(kind: &mut NodeKind) -> Vec<&mut Node> {
     match kind {
@@ -186,28 +187,8 @@ mod tests {
             if let NodeKind::Hoisted { .. } = node.kind {
                 out.push(text[node.span.start as usize..node.span.end as usize].to_string());
             }
-            match &mut node.kind {
-                NodeKind::Comprehension {
-                    source,
-                    filter,
-                    element,
-                    ..
-                } => {
-                    collect(source, text, out);
-                    if let Some(filter) = filter {
-                        collect(filter, text, out);
-                    }
-                    collect(element, text, out);
-                }
-                NodeKind::Quantifier { source, body, .. } => {
-                    collect(source, text, out);
-                    collect(body, text, out);
-                }
-                kind => {
-                    for child in direct_children(kind) {
-                        collect(child, text, out);
-                    }
-                }
+            for child in children(&mut node.kind) {
+                collect(child, text, out);
             }
         }
         let mut sources = SourceMap::new();
@@ -216,17 +197,7 @@ mod tests {
             .program
             .expect("the policy checks");
         let mut out = Vec::new();
-        for f in &mut program.functions {
-            collect(&mut f.body.node, text, &mut out);
-        }
-        for g in &mut program.globals {
-            collect(&mut g.body.node, text, &mut out);
-        }
-        for r in &mut program.rules {
-            for q in &mut r.requires {
-                collect(&mut q.node, text, &mut out);
-            }
-        }
+        program.for_each_root(|node, _| collect(node, text, &mut out));
         assert_eq!(program.hoisted as usize, out.len());
         out
     }

@@ -53,6 +53,38 @@ pub struct Program {
     pub hoisted: u32,
 }
 
+impl Program {
+    /// Calls `f` on every expression tree the program evaluates: function bodies (with the
+    /// function's arity: its parameters are in scope), and definitions, fact defaults, `when`s,
+    /// requirements and message templates (with `None`).
+    pub fn for_each_root(&mut self, mut f: impl FnMut(&mut Node, Option<u32>)) {
+        for function in &mut self.functions {
+            f(&mut function.body.node, Some(function.arity));
+        }
+        for global in &mut self.globals {
+            f(&mut global.body.node, None);
+        }
+        for fact in &mut self.facts {
+            if let Some(default) = &mut fact.default {
+                f(&mut default.node, None);
+            }
+        }
+        for rule in &mut self.rules {
+            if let Some(when) = &mut rule.when {
+                f(&mut when.node, None);
+            }
+            for require in &mut rule.requires {
+                f(&mut require.node, None);
+                for part in require.message.iter_mut().flatten() {
+                    if let MessagePart::Expr(node) = part {
+                        f(node, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct InputDef {
     pub pack: u32,

@@ -3,7 +3,7 @@
 //! also compiled to a [`ServiceTest`], which the evaluator runs without building a value per
 //! operand. Such loops over all services are most of the work of large packs.
 
-use super::hoist::direct_children;
+use super::hoist::children;
 use super::ir::*;
 
 /// Wraps every loop body and filter that compiles in a [`NodeKind::Tested`].
@@ -12,30 +12,7 @@ pub fn compile(program: &mut Program) {
         functions: function_tests(program),
         looked_up: Vec::new(),
     };
-    for function in &mut program.functions {
-        compiler.walk(&mut function.body.node);
-    }
-    for global in &mut program.globals {
-        compiler.walk(&mut global.body.node);
-    }
-    for fact in &mut program.facts {
-        if let Some(default) = &mut fact.default {
-            compiler.walk(&mut default.node);
-        }
-    }
-    for rule in &mut program.rules {
-        if let Some(when) = &mut rule.when {
-            compiler.walk(&mut when.node);
-        }
-        for require in &mut rule.requires {
-            compiler.walk(&mut require.node);
-            for part in require.message.iter_mut().flatten() {
-                if let MessagePart::Expr(node) = part {
-                    compiler.walk(node);
-                }
-            }
-        }
-    }
+    program.for_each_root(|node, _| compiler.walk(node));
     for g in compiler.looked_up {
         if let Some(global) = program.globals.get_mut(g as usize) {
             global.looked_up = true;
@@ -80,30 +57,16 @@ struct Compiler {
 
 impl Compiler {
     fn walk(&mut self, node: &mut Node) {
+        for child in children(&mut node.kind) {
+            self.walk(child);
+        }
         match &mut node.kind {
             NodeKind::Comprehension {
-                source,
-                filter,
-                element,
+                filter: Some(filter),
                 ..
-            } => {
-                self.walk(source);
-                if let Some(filter) = filter {
-                    self.walk(filter);
-                    self.wrap(filter);
-                }
-                self.walk(element);
-            }
-            NodeKind::Quantifier { source, body, .. } => {
-                self.walk(source);
-                self.walk(body);
-                self.wrap(body);
-            }
-            kind => {
-                for child in direct_children(kind) {
-                    self.walk(child);
-                }
-            }
+            } => self.wrap(filter),
+            NodeKind::Quantifier { body, .. } => self.wrap(body),
+            _ => {}
         }
     }
 
