@@ -164,21 +164,40 @@ fn change_case(text: &str, upper: bool) -> SmolStr {
     with_case(text, upper, |changed| SmolStr::new(changed))
 }
 
-/// `lower`/`upper` of `text`, handed to `f`: short ASCII text (service names, accounts) is
-/// changed byte by byte in a buffer on the stack, anything else by Unicode's rules.
+/// `lower`/`upper` of `text`, handed to `f`: ASCII text (service names, accounts) is changed
+/// byte by byte (see [`with_ascii_case`]), anything else by Unicode's rules.
 pub(super) fn with_case<R>(text: &str, upper: bool, f: impl FnOnce(&str) -> R) -> R {
-    let mut buffer = [0u8; 64];
-    match buffer.get_mut(..text.len()) {
-        Some(bytes) if text.is_ascii() => {
-            bytes.copy_from_slice(text.as_bytes());
-            if upper {
-                bytes.make_ascii_uppercase();
-            } else {
-                bytes.make_ascii_lowercase();
-            }
+    if text.is_ascii() {
+        with_ascii_case(text, upper, |bytes| {
             f(std::str::from_utf8(bytes).unwrap_or_default())
-        }
-        _ if upper => f(&text.to_uppercase()),
-        _ => f(&text.to_lowercase()),
+        })
+    } else if upper {
+        f(&text.to_uppercase())
+    } else {
+        f(&text.to_lowercase())
     }
+}
+
+/// `text` with its ASCII letters in upper or lower case, handed to `f` as bytes: changed in a
+/// buffer on the stack when short, so that nothing is allocated (and, as bytes, nothing needs
+/// checking for UTF-8 again).
+pub(super) fn with_ascii_case<R>(text: &str, upper: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buffer = [0u8; 64];
+    let mut long = Vec::new();
+    let bytes = match buffer.get_mut(..text.len()) {
+        Some(bytes) => {
+            bytes.copy_from_slice(text.as_bytes());
+            bytes
+        }
+        None => {
+            long.extend_from_slice(text.as_bytes());
+            &mut long[..]
+        }
+    };
+    if upper {
+        bytes.make_ascii_uppercase();
+    } else {
+        bytes.make_ascii_lowercase();
+    }
+    f(bytes)
 }

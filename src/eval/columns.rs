@@ -155,12 +155,12 @@ impl<'a> Evaluator<'a> {
                 if !test.reads_only(slot) {
                     return None;
                 }
-                if let Some((_, column)) = self.function_columns.iter().find(|(f, _)| f == function)
-                {
-                    return Some(column.clone());
+                let key = ColumnKey::Function(*function);
+                if let Some(column) = self.kept_column(key) {
+                    return Some(column);
                 }
                 let column = self.column(test, slot)?;
-                self.function_columns.push((*function, column.clone()));
+                self.columns.push((key, column.clone()));
                 column
             }
             leaf => {
@@ -184,8 +184,9 @@ impl<'a> Evaluator<'a> {
 
     /// The column of `is <predicate>`, computed once per host.
     fn predicate_column(&mut self, predicate: Predicate) -> Column {
-        if let Some((_, column)) = self.columns.iter().find(|(p, _)| *p == predicate) {
-            return column.clone();
+        let key = ColumnKey::Predicate(predicate);
+        if let Some(column) = self.kept_column(key) {
+            return column;
         }
         let services = self.snapshot.services.len();
         let mut column = Column::new(services);
@@ -196,9 +197,24 @@ impl<'a> Evaluator<'a> {
             };
             column.set(i, answer);
         }
-        self.columns.push((predicate, column.clone()));
+        self.columns.push((key, column.clone()));
         column
     }
+
+    /// A column computed earlier on this host.
+    fn kept_column(&self, key: ColumnKey) -> Option<Column> {
+        let (_, column) = self.columns.iter().find(|(k, _)| *k == key)?;
+        Some(column.clone())
+    }
+}
+
+/// What a column is kept by, once per host: it depends on nothing but the host's services.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum ColumnKey {
+    /// `is <predicate>`, shared by every rule that asks.
+    Predicate(Predicate),
+    /// A function of one service whose body compiled, shared by every loop that calls it.
+    Function(u32),
 }
 
 /// The literal of `s.name == "literal"` (either way round).

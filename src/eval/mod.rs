@@ -85,10 +85,9 @@ pub struct Evaluator<'a> {
     dependency_lists: Vec<DependencyLists<'a>>,
     /// `services`, once computed.
     services: Option<Value<'a>>,
-    /// The column of each `is` predicate a quantifier asked about (see `columns`).
-    columns: Vec<(Predicate, columns::Column)>,
-    /// The column of each function of one service a loop's test called, by function.
-    function_columns: Vec<(u32, columns::Column)>,
+    /// The columns kept once computed: each `is` predicate a loop asked about, each function of
+    /// one service a loop's test called (see `columns`).
+    columns: Vec<(columns::ColumnKey, columns::Column)>,
     /// Results of functions of one service, per function and service (sized on first use).
     calls: Vec<Vec<Option<Eval<'a>>>>,
     /// The values of [`NodeKind::Hoisted`] expressions, once computed.
@@ -146,7 +145,6 @@ impl<'a> Evaluator<'a> {
             services: None,
             calls: Vec::new(),
             columns: Vec::new(),
-            function_columns: Vec::new(),
             hoisted: vec![None; program.hoisted as usize],
             lookups: Vec::new(),
             trace: None,
@@ -1058,21 +1056,12 @@ impl<'a> Evaluator<'a> {
             )
         };
         let value = match field {
-            ServiceField::Name => Value::str(svc.name()),
-            ServiceField::DisplayName => match svc.display_name() {
-                Some(d) => Value::str(d),
-                None => return missing(self),
-            },
-            ServiceField::State => match svc.state() {
-                Some(s) => Value::str(s.as_str()),
-                None => return missing(self),
-            },
-            ServiceField::StartType => match svc.start_type() {
-                Some(s) => Value::str(s.as_str()),
-                None => return missing(self),
-            },
-            ServiceField::Account => match svc.account() {
-                Some(a) => Value::str(a),
+            ServiceField::Name
+            | ServiceField::DisplayName
+            | ServiceField::State
+            | ServiceField::StartType
+            | ServiceField::Account => match shortcuts::field_text(svc, field) {
+                Some(text) => Value::str(text),
                 None => return missing(self),
             },
             ServiceField::DependsOn => match svc.depends_on() {

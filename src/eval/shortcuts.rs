@@ -230,28 +230,12 @@ impl Text<'_> {
     /// The text's bytes as `lower`/`upper` would have built it, handed to `f` (changed in a
     /// buffer on the stack: no string is built).
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        let (raw, upper) = match self {
-            Text::Plain(s) => return f(s.as_bytes()),
-            Text::Owned(s) => return f(s.as_bytes()),
-            Text::Lower(s) => (s, false),
-            Text::Upper(s) => (s, true),
-        };
-        let mut buffer = [0u8; 64];
-        let mut long = Vec::new();
-        let bytes = match buffer.get_mut(..raw.len()) {
-            Some(bytes) => bytes,
-            None => {
-                long.extend_from_slice(raw.as_bytes());
-                &mut long[..]
-            }
-        };
-        bytes.copy_from_slice(raw.as_bytes());
-        if upper {
-            bytes.make_ascii_uppercase();
-        } else {
-            bytes.make_ascii_lowercase();
+        match self {
+            Text::Plain(s) => f(s.as_bytes()),
+            Text::Owned(s) => f(s.as_bytes()),
+            Text::Lower(s) => builtins::with_ascii_case(s, false, f),
+            Text::Upper(s) => builtins::with_ascii_case(s, true, f),
         }
-        f(bytes)
     }
 
     fn equals(&self, other: &Text<'_>) -> bool {
