@@ -102,7 +102,7 @@ impl Undecided {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequirementResult {
     pub outcome: Outcome,
     pub message: Option<String>,
@@ -110,7 +110,7 @@ pub struct RequirementResult {
     pub undecided: Option<Undecided>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RuleResult {
     /// Index into `Program::rules`.
     pub rule: u32,
