@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 
 use super::{Terminal, exit, write_output};
 use crate::diag::Diag;
+use crate::eval::graph::Components;
 use crate::eval::{Evaluator, Outcome};
 use crate::snapshot::{self, LoadedSnapshot};
 use crate::source::SourceMap;
@@ -331,60 +332,27 @@ fn build(loaded: &LoadedSnapshot, failing: &Marked) -> Graph {
     }
 }
 
-/// Strongly connected components (Tarjan), iteratively.
+/// Strongly connected components of the drawing, each a sorted list of node indices.
 fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    const UNVISITED: usize = usize::MAX;
-    let n = adjacency.len();
-    let mut index = vec![UNVISITED; n];
-    let mut low = vec![0; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut next = 0;
-    let mut out = Vec::new();
-    for root in 0..n {
-        if index[root] != UNVISITED {
-            continue;
-        }
-        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
-        index[root] = next;
-        low[root] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
-            if let Some(&w) = adjacency[v].get(*pos) {
-                *pos += 1;
-                if index[w] == UNVISITED {
-                    index[w] = next;
-                    low[w] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            work.pop();
-            if let Some(&(parent, _)) = work.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut component = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    component.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                component.sort_unstable();
-                out.push(component);
-            }
-        }
+    let mut starts = Vec::with_capacity(adjacency.len() + 1);
+    starts.push(0);
+    for list in adjacency {
+        starts.push(starts.last().copied().unwrap_or(0) + list.len());
     }
-    out
+    let targets: Vec<u32> = adjacency
+        .iter()
+        .flatten()
+        .map(|&to| u32::try_from(to).unwrap_or(u32::MAX))
+        .collect();
+    let components = Components::find(adjacency.len(), &starts, |at| targets.get(at).copied());
+    (0..components.len())
+        .map(|c| {
+            let mut members: Vec<usize> =
+                components.members(c).iter().map(|&m| m as usize).collect();
+            members.sort_unstable();
+            members
+        })
+        .collect()
 }
 
 impl Node {

@@ -4,7 +4,7 @@
 mod builtins;
 mod columns;
 mod facts;
-mod graph;
+pub(crate) mod graph;
 pub mod outcome;
 mod shortcuts;
 pub mod value;

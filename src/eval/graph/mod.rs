@@ -28,6 +28,8 @@ mod walk;
 
 use edges::*;
 use reach::*;
+
+pub(crate) use reach::Components;
 use walk::*;
 
 /// What a dependency must reach: a service record, or a bare (case-folded) SCM name that no

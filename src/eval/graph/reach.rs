@@ -39,7 +39,12 @@ impl Reach {
         for (at, &item) in item_at.iter().enumerate() {
             position[item as usize] = index_u32(at);
         }
-        let components = Components::find(edges);
+        let components = Components::find(edges.services(), &edges.starts, |at| {
+            match edges.list.get(at) {
+                Some(Edge::Service(w)) => Some(*w),
+                _ => None,
+            }
+        });
         let count = components.len();
         let words = item_at.len().div_ceil(64);
         let mut work =
@@ -126,21 +131,27 @@ impl Reach {
     }
 }
 
-/// Strongly connected components.
-pub(super) struct Components {
-    /// Per service, its component, numbered in the order they complete.
-    pub(super) component: Vec<u32>,
-    /// The services of component `c` are `members[bounds[c]..bounds[c + 1]]`.
-    pub(super) members: Vec<u32>,
-    pub(super) bounds: Vec<usize>,
+/// Strongly connected components of a graph of `count` nodes (services, or what
+/// `expolicy graph` draws).
+pub(crate) struct Components {
+    /// Per node, its component, numbered in the order they complete.
+    component: Vec<u32>,
+    /// The nodes of component `c` are `members[bounds[c]..bounds[c + 1]]`.
+    members: Vec<u32>,
+    bounds: Vec<usize>,
 }
 
 impl Components {
-    /// Tarjan's algorithm, iteratively.
-    pub(super) fn find(edges: &Edges<'_>) -> Components {
+    /// Tarjan's algorithm, iteratively. The edges of node `v` are at positions
+    /// `starts[v]..starts[v + 1]`, and `target(position)` is the node an edge leads to (`None`
+    /// for one that leads out of the graph, such as a dependency no service provides).
+    pub(crate) fn find(
+        count: usize,
+        starts: &[usize],
+        target: impl Fn(usize) -> Option<u32>,
+    ) -> Components {
         const UNVISITED: u32 = u32::MAX;
         const UNASSIGNED: u32 = u32::MAX;
-        let count = edges.services();
         let mut index = vec![UNVISITED; count];
         let mut low = vec![0u32; count];
         // Visited services not yet in a component are the ones on Tarjan's stack.
@@ -163,16 +174,16 @@ impl Components {
                     index[v as usize] = next_index;
                     low[v as usize] = next_index;
                     next_index += 1;
-                    frames.push((v, edges.starts[v as usize], stack.len()));
+                    frames.push((v, starts[v as usize], stack.len()));
                     stack.push(v);
                 }
                 let Some(&mut (v, ref mut next, base)) = frames.last_mut() else {
                     break;
                 };
-                if *next < edges.starts[v as usize + 1] {
-                    let edge = edges.list[*next];
+                if *next < starts[v as usize + 1] {
+                    let edge = target(*next);
                     *next += 1;
-                    if let Edge::Service(w) = edge {
+                    if let Some(w) = edge {
                         if index[w as usize] == UNVISITED {
                             entering = Some(w);
                         } else if component[w as usize] == UNASSIGNED {
@@ -203,15 +214,15 @@ impl Components {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.bounds.len() - 1
     }
 
-    pub(super) fn members(&self, c: usize) -> &[u32] {
+    pub(crate) fn members(&self, c: usize) -> &[u32] {
         &self.members[self.bounds[c]..self.bounds[c + 1]]
     }
 
-    pub(super) fn of(&self, service: u32) -> usize {
+    pub(crate) fn of(&self, service: u32) -> usize {
         self.component[service as usize] as usize
     }
 }
