@@ -918,12 +918,5 @@ fn fold_compare(cmp: Compare, l: &NodeKind, r: &NodeKind) -> Option<bool> {
         (NodeKind::Bool(a), NodeKind::Bool(b)) => a.cmp(b),
         _ => return None,
     };
-    Some(match cmp {
-        Compare::Eq => ordering == Ordering::Equal,
-        Compare::Ne => ordering != Ordering::Equal,
-        Compare::Lt => ordering == Ordering::Less,
-        Compare::Le => ordering != Ordering::Greater,
-        Compare::Gt => ordering == Ordering::Greater,
-        Compare::Ge => ordering != Ordering::Less,
-    })
+    Some(cmp.holds(ordering))
 }

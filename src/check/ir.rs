@@ -274,6 +274,20 @@ pub enum Compare {
     Ge,
 }
 
+impl Compare {
+    /// Whether the comparison holds between two values that order as `ordering` says.
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        match self {
+            Compare::Eq => ordering.is_eq(),
+            Compare::Ne => ordering.is_ne(),
+            Compare::Lt => ordering.is_lt(),
+            Compare::Le => ordering.is_le(),
+            Compare::Gt => ordering.is_gt(),
+            Compare::Ge => ordering.is_ge(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arith {
     Add,
@@ -445,6 +459,12 @@ pub enum ServiceTest {
         slot: u32,
         account: TestText,
     },
+    /// `count(s.missing_dependencies) > 0`, or any comparison of that count with a number
+    /// that only asks whether it is zero (`negated` when it asks for none).
+    HasMissingDependencies {
+        slot: u32,
+        negated: bool,
+    },
     /// A call of a function of one service (`is_exchange(s)`), its body's test inlined: the
     /// evaluator keeps its column per function and host.
     Function {
@@ -462,7 +482,8 @@ impl ServiceTest {
                 tests.iter().all(|t| t.reads_only(slot))
             }
             ServiceTest::Not(t) => t.reads_only(slot),
-            ServiceTest::Is { slot: s, .. } => *s == slot,
+            ServiceTest::Is { slot: s, .. }
+            | ServiceTest::HasMissingDependencies { slot: s, .. } => *s == slot,
             ServiceTest::Equal { left, right, .. } => text(left) && text(right),
             ServiceTest::Text { text: t, part, .. } => text(t) && text(part),
             ServiceTest::InGlobal { text: t, .. } => text(t),
@@ -497,7 +518,10 @@ impl ServiceTest {
                 tests.iter_mut().for_each(|t| t.rebind(slot));
             }
             ServiceTest::Not(t) => t.rebind(slot),
-            ServiceTest::Is { slot: s, .. } => *s = slot,
+            ServiceTest::Is { slot: s, .. }
+            | ServiceTest::HasMissingDependencies { slot: s, .. } => {
+                *s = slot;
+            }
             ServiceTest::Equal { left, right, .. } => {
                 text(left);
                 text(right);

@@ -109,11 +109,35 @@ impl Compiler {
                 predicate: *predicate,
                 negated: *negated,
             },
-            NodeKind::Compare(cmp @ (Compare::Eq | Compare::Ne), left, right) => {
+            NodeKind::Compare(cmp @ (Compare::Eq | Compare::Ne), left, right)
+                if missing_count(left, right).is_none() =>
+            {
                 ServiceTest::Equal {
                     left: text(left)?,
                     right: text(right)?,
                     negated: *cmp == Compare::Ne,
+                }
+            }
+            NodeKind::Compare(cmp, left, right) => {
+                let (slot, number, counted_left) = missing_count(left, right)?;
+                // A count is never negative, and a comparison with a fixed number answers the
+                // same for every count from the one up to the largest, or for none: it then
+                // asks only whether there are any.
+                let holds = |count: i64| {
+                    let (l, r) = if counted_left {
+                        (count, number)
+                    } else {
+                        (number, count)
+                    };
+                    cmp.holds(l.cmp(&r))
+                };
+                let (when_none, when_some) = (holds(0), holds(1));
+                if when_none == when_some || holds(i64::MAX) != when_some {
+                    return None;
+                }
+                ServiceTest::HasMissingDependencies {
+                    slot,
+                    negated: when_none,
                 }
             }
             NodeKind::Builtin(
@@ -164,6 +188,33 @@ impl Compiler {
             }
             _ => return None,
         })
+    }
+}
+
+/// For `count(s.missing_dependencies)` compared with an integer literal (either way round):
+/// the loop variable, the number, and whether the count is on the left.
+fn missing_count(left: &Node, right: &Node) -> Option<(u32, i64, bool)> {
+    let counted = |node: &Node| match &node.kind {
+        NodeKind::Builtin(Builtin::Len, args) => match &args[..] {
+            [
+                Node {
+                    kind:
+                        NodeKind::ServiceField {
+                            base,
+                            field: ServiceField::MissingDependencies,
+                            project: false,
+                        },
+                    ..
+                },
+            ] => local(base),
+            _ => None,
+        },
+        _ => None,
+    };
+    match (&left.kind, &right.kind) {
+        (_, NodeKind::Int(n)) => Some((counted(left)?, *n, true)),
+        (NodeKind::Int(n), _) => Some((counted(right)?, *n, false)),
+        _ => None,
     }
 }
 
@@ -258,6 +309,37 @@ mod tests {
             r#"all s in services: wrapped(s)"#,
         ];
         assert_eq!(compiled_in(&text, &requirements), [true; 6]);
+    }
+
+    #[test]
+    fn counts_of_missing_dependencies_compared_with_a_number_compile() {
+        let compiles = [
+            "count(s.missing_dependencies) > 0",
+            "count(s.missing_dependencies) == 0",
+            "count(s.missing_dependencies) != 0",
+            "count(s.missing_dependencies) >= 1",
+            "0 < count(s.missing_dependencies)",
+            "1 > count(s.missing_dependencies)",
+        ];
+        // These ask more than whether there are any, or nothing at all.
+        let stays = [
+            "count(s.missing_dependencies) > 1",
+            "count(s.missing_dependencies) == 2",
+            "count(s.missing_dependencies) >= 0",
+            "count(s.depends_on) > 0",
+        ];
+        let all: Vec<String> = compiles
+            .iter()
+            .chain(&stays)
+            .map(|c| format!("all s in services: {c}"))
+            .collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let expected: Vec<bool> = compiles
+            .iter()
+            .map(|_| true)
+            .chain(stays.iter().map(|_| false))
+            .collect();
+        assert_eq!(compiled(&all), expected);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use super::Evaluator;
 use super::shortcuts::Bound;
 use crate::check::ir::{Predicate, ServiceField, ServiceTest, TestText};
+use crate::source::Span;
 
 /// The answers of one test for every service: bit `i` is service `i`. A service is true when
 /// its bit is set in `value`, unknown when set in `unknown`, and false otherwise.
@@ -102,18 +103,23 @@ fn mask(word: usize, services: usize) -> u64 {
 
 impl<'a> Evaluator<'a> {
     /// The test's column over every service, for a loop whose variable is `slot`; `None` when
-    /// the test reads another loop's variable.
-    pub(super) fn column(&mut self, test: &'a ServiceTest, slot: u32) -> Option<Column> {
+    /// the test reads another loop's variable. Graph work is charged to `span`, the loop body's.
+    pub(super) fn column(
+        &mut self,
+        test: &'a ServiceTest,
+        slot: u32,
+        span: Span,
+    ) -> Option<Column> {
         let services = self.snapshot.services.len();
         Some(match test {
             ServiceTest::And(tests) | ServiceTest::Or(tests) => {
                 let columns = tests
                     .iter()
-                    .map(|t| self.column(t, slot))
+                    .map(|t| self.column(t, slot, span))
                     .collect::<Option<Vec<_>>>()?;
                 Column::combine(columns, matches!(test, ServiceTest::And(_)), services)
             }
-            ServiceTest::Not(t) => self.column(t, slot)?.not(services),
+            ServiceTest::Not(t) => self.column(t, slot, span)?.not(services),
             ServiceTest::Is {
                 slot: reads,
                 predicate,
@@ -159,7 +165,7 @@ impl<'a> Evaluator<'a> {
                 if let Some(column) = self.kept_column(key) {
                     return Some(column);
                 }
-                let column = self.column(test, slot)?;
+                let column = self.column(test, slot, span)?;
                 self.columns.push((key, column.clone()));
                 column
             }
@@ -169,8 +175,15 @@ impl<'a> Evaluator<'a> {
                 }
                 // The list a membership test reads, computed now (if that fails, the loop runs
                 // item by item and its body says why where it matters).
-                if let ServiceTest::InGlobal { global, .. } = leaf {
-                    self.global(*global).ok()?;
+                match leaf {
+                    ServiceTest::InGlobal { global, .. } => {
+                        self.global(*global).ok()?;
+                    }
+                    ServiceTest::HasMissingDependencies { .. } => {
+                        self.graph.resolve();
+                        self.charge_graph(span).ok()?;
+                    }
+                    _ => {}
                 }
                 let mut column = Column::new(services);
                 for i in 0..services {

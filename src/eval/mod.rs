@@ -655,12 +655,7 @@ impl<'a> Evaluator<'a> {
                             (Value::Str(a), Value::Str(b)) => a.as_str().cmp(b.as_str()),
                             _ => return runtime("only numbers and strings can be ordered", span),
                         };
-                        match ordered {
-                            Compare::Lt => ordering.is_lt(),
-                            Compare::Le => ordering.is_le(),
-                            Compare::Gt => ordering.is_gt(),
-                            _ => ordering.is_ge(),
-                        }
+                        ordered.holds(ordering)
                     }
                 };
                 Ok(Value::Bool(result))
@@ -891,7 +886,8 @@ impl<'a> Evaluator<'a> {
         ) else {
             return None;
         };
-        let column = self.column(test, slot).filter(|c| !c.has_unknown())?;
+        let span = filter.map_or(source.span, |f| f.span);
+        let column = self.column(test, slot, span).filter(|c| !c.has_unknown())?;
         Some(column.members().collect())
     }
 
@@ -927,7 +923,10 @@ impl<'a> Evaluator<'a> {
             (&body.kind, &self.explain, &self.trace)
         {
             if matches!(source.kind, NodeKind::Services) {
-                if let Some(column) = self.column(test, slot).filter(|c| !c.has_unknown()) {
+                if let Some(column) = self
+                    .column(test, slot, body.span)
+                    .filter(|c| !c.has_unknown())
+                {
                     self.charge(items.len(), body.span)?;
                     let holding = column.count() as usize;
                     return Ok(match kind {

@@ -143,6 +143,11 @@ impl<'a> Evaluator<'a> {
                 Some(found != *negated)
             }
             ServiceTest::Function { test, .. } => self.run_test(test, bound),
+            ServiceTest::HasMissingDependencies { slot, negated } => {
+                // Until the edges are resolved (and charged), the body decides.
+                let service = self.test_service(*slot, bound)?;
+                Some(self.graph.has_missing_dependencies(service)? != *negated)
+            }
             ServiceTest::RunsAs { slot, account } => {
                 let actual = self.service(self.test_service(*slot, bound)?).account()?;
                 Some(same_account(actual, &self.text(account, bound)?.to_str()))

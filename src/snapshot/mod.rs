@@ -50,6 +50,8 @@ pub struct LoadedSnapshot {
     pub snapshot: SnapshotData,
     /// The services, compact and indexed by name: what evaluation reads.
     pub services: ServiceIndex,
+    /// The services' dependency graph, resolved by the first evaluation that asks about it.
+    pub(crate) graph: std::sync::OnceLock<crate::eval::graph::Shared>,
 }
 
 impl LoadedSnapshot {
@@ -196,6 +198,7 @@ pub fn load(source: &str, bytes: &[u8]) -> Result<LoadedSnapshot, (SnapshotError
             text,
             snapshot,
             services,
+            graph: std::sync::OnceLock::new(),
         }),
         Err(e) => Err((e, text)),
     }

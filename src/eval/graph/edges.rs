@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Edge {
     Service(u32),
     /// An index into [`Edges::dangling`].
@@ -12,33 +12,36 @@ pub(super) enum Edge {
 /// The direct dependencies of every service, resolved.
 ///
 /// An "item" is what a service can depend on: a service (its index), or a missing name
-/// (the number of services plus its index in `missing`).
-pub(super) struct Edges<'s> {
+/// (the number of services plus its index in `missing`). It owns the few names it keeps, so
+/// that the snapshot can keep it.
+#[derive(Debug)]
+pub(super) struct Edges {
     /// The edges of service `v` are `list[starts[v]..starts[v + 1]]`, in `depends_on` order.
     pub(super) starts: Vec<usize>,
     pub(super) list: Vec<Edge>,
     /// Whether the snapshot gives the service's `depends_on` (an unknown one has no edges).
     pub(super) known: Vec<bool>,
     /// Each dependency on a name that no record has.
-    pub(super) dangling: Vec<DanglingEdge<'s>>,
+    pub(super) dangling: Vec<DanglingEdge>,
     /// The distinct names of `dangling` (compared case-insensitively), in that order, each as
     /// one of its spellings.
-    pub(super) missing: Vec<&'s str>,
+    pub(super) missing: Vec<Box<str>>,
     /// Whether some missing name is written in different cases: then which spelling
     /// `all_dependencies` shows depends on the order a walk meets them.
     pub(super) spelled_differently: bool,
 }
 
-pub(super) struct DanglingEdge<'s> {
+#[derive(Debug)]
+pub(super) struct DanglingEdge {
     /// As the snapshot writes it.
-    pub(super) spelling: &'s str,
+    pub(super) spelling: Box<str>,
     /// An index into [`Edges::missing`].
     pub(super) name: u32,
 }
 
-impl<'s> Edges<'s> {
+impl Edges {
     /// Resolves every dependency; also returns the work done.
-    pub(super) fn resolve(snapshot: &'s LoadedSnapshot) -> (Edges<'s>, usize) {
+    pub(super) fn resolve(snapshot: &LoadedSnapshot) -> (Edges, usize) {
         let services = &snapshot.services;
         let count = services.len();
         let listed = services
@@ -58,7 +61,7 @@ impl<'s> Edges<'s> {
                     Some(i) => Edge::Service(i),
                     None => {
                         dangling.push(DanglingEdge {
-                            spelling: dependency,
+                            spelling: dependency.into(),
                             name: 0,
                         });
                         Edge::Dangling(index_u32(dangling.len() - 1))
@@ -80,12 +83,6 @@ impl<'s> Edges<'s> {
         (edges, work)
     }
 
-    pub(super) fn resolve_charged(snapshot: &'s LoadedSnapshot, work: &mut usize) -> Edges<'s> {
-        let (edges, done) = Edges::resolve(snapshot);
-        *work += done;
-        edges
-    }
-
     pub(super) fn services(&self) -> usize {
         self.known.len()
     }
@@ -95,6 +92,19 @@ impl<'s> Edges<'s> {
         match (self.starts.get(v), self.starts.get(v + 1)) {
             (Some(&start), Some(&end)) => self.list.get(start..end).unwrap_or(&[]),
             _ => &[],
+        }
+    }
+
+    /// The edges of `service`; `None` when its `depends_on` is unknown.
+    pub(super) fn known_of(&self, service: u32) -> Option<&[Edge]> {
+        self.is_known(service).then(|| self.of(service))
+    }
+
+    /// The name as written, for an edge to a name that no record has.
+    pub(super) fn dangling_spelling(&self, edge: Edge) -> Option<&str> {
+        match edge {
+            Edge::Service(_) => None,
+            Edge::Dangling(d) => self.dangling.get(d as usize).map(|e| &*e.spelling),
         }
     }
 
@@ -125,11 +135,11 @@ impl<'s> Edges<'s> {
         }
     }
 
-    pub(super) fn item_name(&self, snapshot: &'s LoadedSnapshot, item: u32) -> &'s str {
+    pub(super) fn item_name<'s>(&'s self, snapshot: &'s LoadedSnapshot, item: u32) -> &'s str {
         let item = item as usize;
         match item.checked_sub(self.services()) {
             None => snapshot.services.service(index_u32(item)).name(),
-            Some(j) => self.missing.get(j).copied().unwrap_or(""),
+            Some(j) => self.missing.get(j).map_or("", |name| name),
         }
     }
 }
@@ -156,7 +166,7 @@ pub(super) fn sort_by_name<'n>(count: u32, name: impl Fn(u32) -> &'n str) -> Vec
 pub(super) fn merge_by_name<'n>(
     sorted: &[u128],
     name: impl Fn(u32) -> &'n str,
-    missing: &[&str],
+    missing: &[Box<str>],
 ) -> Vec<u32> {
     let services = sorted.iter().map(|&key| key as u32);
     if missing.is_empty() {
@@ -182,18 +192,18 @@ pub(super) fn merge_by_name<'n>(
 
 /// Numbers the distinct missing names (case-insensitively, in that order) and points each
 /// dangling edge at its name; also tells whether some name is written in different cases.
-pub(super) fn name_missing<'s>(dangling: &mut [DanglingEdge<'s>]) -> (Vec<&'s str>, bool) {
+pub(super) fn name_missing(dangling: &mut [DanglingEdge]) -> (Vec<Box<str>>, bool) {
     let mut order: Vec<usize> = (0..dangling.len()).collect();
-    order.sort_by(|&a, &b| cmp_ignore_ascii_case(dangling[a].spelling, dangling[b].spelling));
-    let mut missing: Vec<&'s str> = Vec::new();
+    order.sort_by(|&a, &b| cmp_ignore_ascii_case(&dangling[a].spelling, &dangling[b].spelling));
+    let mut missing: Vec<Box<str>> = Vec::new();
     let mut spelled_differently = false;
     for d in order {
-        let spelling = dangling[d].spelling;
+        let spelling = &dangling[d].spelling;
         match missing.last() {
             Some(last) if last.eq_ignore_ascii_case(spelling) => {
-                spelled_differently |= *last != spelling;
+                spelled_differently |= last != spelling;
             }
-            _ => missing.push(spelling),
+            _ => missing.push(spelling.clone()),
         }
         dangling[d].name = index_u32(missing.len() - 1);
     }

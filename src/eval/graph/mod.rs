@@ -43,11 +43,42 @@ pub enum Target {
 /// graph instead, so a snapshot with a huge number of services cannot exhaust memory.
 const MAX_REACH_WORDS: usize = 1 << 20;
 
+/// What the graph of one snapshot is, whatever the rules ask: resolved on first use and kept
+/// with the snapshot ([`LoadedSnapshot::graph`]), so that every evaluator of a loaded snapshot
+/// (`explain` and `graph` make one per rule) shares it.
+#[derive(Debug)]
+pub struct Shared {
+    edges: Edges,
+    /// What resolving the edges cost.
+    edges_work: usize,
+    /// The reach sets, built by the first question that needs them, with what that cost.
+    reach: std::sync::OnceLock<(Reach, usize)>,
+}
+
+impl Shared {
+    fn of(snapshot: &LoadedSnapshot) -> &Shared {
+        snapshot.graph.get_or_init(|| {
+            let (edges, edges_work) = Edges::resolve(snapshot);
+            Shared {
+                edges,
+                edges_work,
+                reach: std::sync::OnceLock::new(),
+            }
+        })
+    }
+}
+
 /// Errors carry the index of a service whose `depends_on` the snapshot does not give.
+///
+/// Each evaluator is charged for building the edges and the reach sets when it first needs
+/// them, as if it had built them itself: the step budget then means the same whatever was
+/// evaluated on the snapshot before.
 pub struct Graph<'s> {
     snapshot: &'s LoadedSnapshot,
-    edges: Option<Edges<'s>>,
-    reach: Option<Reach>,
+    charged_edges: bool,
+    charged_reach: bool,
+    /// Reach sets built for this graph alone, when its limit is not the shared one (tests).
+    own_reach: Option<Reach>,
     /// Per service, once asked: the service with unknown `depends_on` its walk meets first.
     first_unknown: Vec<Option<u32>>,
     walker: Walker,
@@ -62,7 +93,7 @@ pub struct Graph<'s> {
 /// What a question needs, built.
 struct Prepared<'g, 's> {
     snapshot: &'s LoadedSnapshot,
-    edges: &'g Edges<'s>,
+    edges: &'s Edges,
     reach: &'g Reach,
     first_unknown_of: &'g mut Vec<Option<u32>>,
     walker: &'g mut Walker,
@@ -136,7 +167,7 @@ impl<'s> Prepared<'_, 's> {
                     continue;
                 };
                 if let Some(slot @ None) = spelled.get_mut(dangling.name as usize) {
-                    *slot = Some(dangling.spelling);
+                    *slot = Some(&dangling.spelling);
                     items.push(services.saturating_add(dangling.name));
                 }
             }
@@ -153,8 +184,9 @@ impl<'s> Graph<'s> {
     pub fn new(snapshot: &'s LoadedSnapshot) -> Graph<'s> {
         Graph {
             snapshot,
-            edges: None,
-            reach: None,
+            charged_edges: false,
+            charged_reach: false,
+            own_reach: None,
             first_unknown: Vec::new(),
             walker: Walker::default(),
             reach_limit: MAX_REACH_WORDS,
@@ -163,40 +195,58 @@ impl<'s> Graph<'s> {
         }
     }
 
-    fn edges(&mut self) -> &Edges<'s> {
-        let Graph {
-            snapshot,
-            edges,
-            work,
-            ..
-        } = self;
-        edges.get_or_insert_with(|| Edges::resolve_charged(snapshot, work))
+    fn edges(&mut self) -> &'s Edges {
+        let shared = Shared::of(self.snapshot);
+        if !self.charged_edges {
+            self.charged_edges = true;
+            self.work += shared.edges_work;
+        }
+        &shared.edges
+    }
+
+    /// Resolves the edges (charged) now, so that [`Graph::has_missing_dependencies`] can answer.
+    pub fn resolve(&mut self) {
+        self.edges();
+    }
+
+    /// Whether `from` depends on a name that no record provides, asked where work cannot be
+    /// charged: `None` until this graph has been charged for its edges, and when the snapshot
+    /// does not give `from`'s `depends_on`.
+    pub fn has_missing_dependencies(&self, from: u32) -> Option<bool> {
+        let shared = self.snapshot.graph.get().filter(|_| self.charged_edges)?;
+        let out = shared.edges.known_of(from)?;
+        Some(out.iter().any(|edge| matches!(edge, Edge::Dangling(_))))
     }
 
     fn prepared(&mut self) -> Prepared<'_, 's> {
-        let Graph {
-            snapshot,
-            edges,
-            reach,
-            first_unknown,
-            walker,
-            work,
-            reach_limit,
-            ..
-        } = self;
-        let edges: &Edges<'s> = edges.get_or_insert_with(|| Edges::resolve_charged(snapshot, work));
-        let reach = reach.get_or_insert_with(|| {
-            let (reach, done) = Reach::build(edges, snapshot, *reach_limit);
-            *work += done;
-            reach
-        });
+        let edges = self.edges();
+        let snapshot = self.snapshot;
+        let (reach, done): (&Reach, usize) = if self.reach_limit == MAX_REACH_WORDS {
+            let (reach, done) = Shared::of(snapshot)
+                .reach
+                .get_or_init(|| Reach::build(edges, snapshot, MAX_REACH_WORDS));
+            (reach, *done)
+        } else {
+            let limit = self.reach_limit;
+            let mut done = 0;
+            let reach = self.own_reach.get_or_insert_with(|| {
+                let (reach, work) = Reach::build(edges, snapshot, limit);
+                done = work;
+                reach
+            });
+            (reach, done)
+        };
+        if !self.charged_reach {
+            self.charged_reach = true;
+            self.work += done;
+        }
         Prepared {
             snapshot,
             edges,
             reach,
-            first_unknown_of: first_unknown,
-            walker,
-            work,
+            first_unknown_of: &mut self.first_unknown,
+            walker: &mut self.walker,
+            work: &mut self.work,
         }
     }
 
@@ -215,23 +265,14 @@ impl<'s> Graph<'s> {
     /// Whether `from` depends on `target` through any chain. A chain through a service whose
     /// dependencies are unknown leaves the answer open, unless the target is found anyway.
     pub fn depends_transitively(&mut self, from: u32, target: &Target) -> Result<bool, u32> {
-        if self.reach.is_none() {
+        if !self.charged_reach {
             // A few questions are cheaper to answer by walking than by building reach sets:
             // walk until the walks have cost about as much as building them would.
-            let Graph {
-                snapshot,
-                edges,
-                walker,
-                walked_before_reach,
-                work,
-                ..
-            } = self;
-            let edges: &Edges<'s> =
-                edges.get_or_insert_with(|| Edges::resolve_charged(snapshot, work));
-            if *walked_before_reach < 2 * (edges.services() + edges.list.len()) {
-                let (answer, walked) = walker.search(edges, from, edges.target_item(target));
-                *walked_before_reach += walked;
-                *work += walked;
+            let edges = self.edges();
+            if self.walked_before_reach < 2 * (edges.services() + edges.list.len()) {
+                let (answer, walked) = self.walker.search(edges, from, edges.target_item(target));
+                self.walked_before_reach += walked;
+                self.work += walked;
                 return answer;
             }
         }
@@ -307,22 +348,10 @@ impl<'s> Graph<'s> {
         &mut self,
         from: u32,
     ) -> Option<impl Iterator<Item = &'s str> + '_> {
-        let Graph {
-            snapshot,
-            edges,
-            work,
-            ..
-        } = self;
-        let edges: &Edges<'s> = edges.get_or_insert_with(|| Edges::resolve_charged(snapshot, work));
-        if !edges.is_known(from) {
-            return None;
-        }
-        let out = edges.of(from);
-        *work += out.len();
-        Some(out.iter().filter_map(|&edge| match edge {
-            Edge::Service(_) => None,
-            Edge::Dangling(d) => edges.dangling.get(d as usize).map(|e| e.spelling),
-        }))
+        let edges = self.edges();
+        let out = edges.known_of(from)?;
+        self.work += out.len();
+        Some(out.iter().filter_map(|&edge| edges.dangling_spelling(edge)))
     }
 
     /// Every dependency cycle, each as its services' names sorted case-insensitively, the

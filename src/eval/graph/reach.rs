@@ -3,6 +3,7 @@
 use super::*;
 
 /// The graph condensed into strongly connected components, with what each reaches.
+#[derive(Debug)]
 pub(super) struct Reach {
     /// Per service, its component. Components are numbered in the order Tarjan's algorithm
     /// completes them, so a component reaches only components numbered before it.
@@ -27,11 +28,7 @@ pub(super) struct Reach {
 
 impl Reach {
     /// Also returns the work done.
-    pub(super) fn build(
-        edges: &Edges<'_>,
-        snapshot: &LoadedSnapshot,
-        limit: usize,
-    ) -> (Reach, usize) {
+    pub(super) fn build(edges: &Edges, snapshot: &LoadedSnapshot, limit: usize) -> (Reach, usize) {
         let name = |i: u32| snapshot.services.service(i).name();
         let sorted = sort_by_name(index_u32(edges.services()), name);
         let item_at = merge_by_name(&sorted, name, &edges.missing);

@@ -17,7 +17,7 @@ impl Walker {
     /// until `visit` breaks. Returns the work done.
     pub(super) fn walk(
         &mut self,
-        edges: &Edges<'_>,
+        edges: &Edges,
         from: u32,
         mut visit: impl FnMut(u32) -> ControlFlow<()>,
     ) -> usize {
@@ -57,7 +57,7 @@ impl Walker {
     /// `depends_transitively` by walking; also returns the work done.
     pub(super) fn search(
         &mut self,
-        edges: &Edges<'_>,
+        edges: &Edges,
         from: u32,
         target: Option<u32>,
     ) -> (Result<bool, u32>, usize) {
