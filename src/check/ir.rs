@@ -191,7 +191,7 @@ pub struct Node {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceField {
     Name,
     DisplayName,
@@ -258,7 +258,7 @@ pub enum HostField {
     Domain,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Predicate {
     State(ServiceState),
     StartType(StartType),
@@ -426,7 +426,7 @@ pub enum NodeKind {
 
 /// A condition on services held by loop variables: `s is running and s.name != "EventLog"`.
 /// It reads nothing but the snapshot's service records, so evaluating it builds no values.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServiceTest {
     And(Vec<ServiceTest>),
     Or(Vec<ServiceTest>),
@@ -465,12 +465,22 @@ pub enum ServiceTest {
         slot: u32,
         negated: bool,
     },
-    /// A call of a function of one service (`is_exchange(s)`), its body's test inlined: the
-    /// evaluator keeps its column per function and host.
-    Function {
-        function: u32,
+    /// A test whose column the evaluator keeps per host, computed once for every loop that
+    /// asks (see [`KeptBy`]).
+    Kept {
+        by: KeptBy,
         test: Box<ServiceTest>,
     },
+}
+
+/// Why a [`ServiceTest::Kept`] column is kept, and under which number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeptBy {
+    /// A call of a function of one service (`is_exchange(s)`), its body's test inlined.
+    Function(u32),
+    /// A condition that loops over `services` in several places ask
+    /// (`lower(s.name) in required_names`), numbered in the order first met.
+    Repeated(u32),
 }
 
 impl ServiceTest {
@@ -488,7 +498,7 @@ impl ServiceTest {
             ServiceTest::Text { text: t, part, .. } => text(t) && text(part),
             ServiceTest::InGlobal { text: t, .. } => text(t),
             ServiceTest::RunsAs { slot: s, account } => *s == slot && text(account),
-            ServiceTest::Function { test, .. } => test.reads_only(slot),
+            ServiceTest::Kept { test, .. } => test.reads_only(slot),
         }
     }
 
@@ -498,7 +508,7 @@ impl ServiceTest {
             ServiceTest::And(tests) | ServiceTest::Or(tests) => {
                 tests.iter().for_each(|t| t.globals_looked_up(out));
             }
-            ServiceTest::Not(t) | ServiceTest::Function { test: t, .. } => {
+            ServiceTest::Not(t) | ServiceTest::Kept { test: t, .. } => {
                 t.globals_looked_up(out);
             }
             ServiceTest::InGlobal { global, .. } => out.push(*global),
@@ -535,13 +545,13 @@ impl ServiceTest {
                 *s = slot;
                 text(account);
             }
-            ServiceTest::Function { test, .. } => test.rebind(slot),
+            ServiceTest::Kept { test, .. } => test.rebind(slot),
         }
     }
 }
 
 /// A string a [`ServiceTest`] compares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TestText {
     Literal(Arc<str>),
     /// `name`, `display_name` or `account` of the service in a local slot.
@@ -567,8 +577,21 @@ impl TestText {
     }
 }
 
+/// The literal of `s.name == "literal"` (either way round): a test the service index answers.
+pub fn literal_service_name<'t>(left: &'t TestText, right: &'t TestText) -> Option<&'t str> {
+    match (left, right) {
+        (TestText::Literal(s), TestText::Field { field, .. })
+        | (TestText::Field { field, .. }, TestText::Literal(s))
+            if *field == ServiceField::Name =>
+        {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
 /// The string builtins a [`ServiceTest`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextOp {
     StartsWith,
     EndsWith,

@@ -18,6 +18,76 @@ pub fn compile(program: &mut Program) {
             global.looked_up = true;
         }
     }
+    keep_repeated(program);
+}
+
+/// Marks each condition that loops over `services` ask in more than one place (whatever their
+/// variables are called) as [`KeptBy::Repeated`], so that its column is computed once per host.
+fn keep_repeated(program: &mut Program) {
+    let mut asked: std::collections::HashMap<ServiceTest, (u32, u32)> = Default::default();
+    program.for_each_root(|node, _| {
+        for_each_column_leaf(node, &mut |leaf| {
+            let next = u32::try_from(asked.len()).unwrap_or(u32::MAX);
+            asked.entry(unbound(leaf)).or_insert((next, 0)).1 += 1;
+        });
+    });
+    program.for_each_root(|node, _| {
+        for_each_column_leaf(node, &mut |leaf| {
+            if let Some(&(number, times)) = asked.get(&unbound(leaf)) {
+                if times > 1 {
+                    let test = std::mem::replace(leaf, ServiceTest::And(Vec::new()));
+                    *leaf = ServiceTest::Kept {
+                        by: KeptBy::Repeated(number),
+                        test: Box::new(test),
+                    };
+                }
+            }
+        });
+    });
+}
+
+/// The test as if its loop variable were in slot 0.
+fn unbound(test: &ServiceTest) -> ServiceTest {
+    let mut test = test.clone();
+    test.rebind(0);
+    test
+}
+
+/// Calls `f` with each leaf of the tests that loops over `services` are decided by a column at
+/// a time (see `eval::columns`), except those already kept some other way: `is` predicates,
+/// `s.name == "literal"` (found through the service index) and calls of functions.
+fn for_each_column_leaf(node: &mut Node, f: &mut impl FnMut(&mut ServiceTest)) {
+    for child in children(&mut node.kind) {
+        for_each_column_leaf(child, f);
+    }
+    let (source, tested) = match &mut node.kind {
+        NodeKind::Comprehension {
+            source,
+            filter: Some(tested),
+            ..
+        }
+        | NodeKind::Quantifier {
+            source,
+            body: tested,
+            ..
+        } => (source, tested),
+        _ => return,
+    };
+    if let (NodeKind::Services, NodeKind::Tested { test, .. }) = (&source.kind, &mut tested.kind) {
+        visit_leaves(test, f);
+    }
+}
+
+fn visit_leaves(test: &mut ServiceTest, f: &mut impl FnMut(&mut ServiceTest)) {
+    match test {
+        ServiceTest::And(tests) | ServiceTest::Or(tests) => {
+            tests.iter_mut().for_each(|t| visit_leaves(t, f));
+        }
+        ServiceTest::Not(t) => visit_leaves(t, f),
+        ServiceTest::Is { .. } | ServiceTest::Kept { .. } => {}
+        ServiceTest::Equal { left, right, .. } if literal_service_name(left, right).is_some() => {}
+        leaf => f(leaf),
+    }
 }
 
 /// The test each function of one service compiles to, on its parameter (slot 0), so that a
@@ -181,8 +251,8 @@ impl Compiler {
                 let slot = local(arg)?;
                 let mut test = self.functions.get(*function as usize)?.clone()?;
                 test.rebind(slot);
-                ServiceTest::Function {
-                    function: *function,
+                ServiceTest::Kept {
+                    by: KeptBy::Function(*function),
                     test: Box::new(test),
                 }
             }
@@ -262,6 +332,13 @@ mod tests {
 
     /// The same, with definitions (`prelude`, starting with the `pack` line) before the rule.
     fn compiled_in(prelude: &str, requirements: &[&str]) -> Vec<bool> {
+        bodies(prelude, requirements, |body| {
+            matches!(body.kind, NodeKind::Tested { .. })
+        })
+    }
+
+    /// What `look` sees in the body of the quantifier each requirement of one rule is.
+    fn bodies<T>(prelude: &str, requirements: &[&str], look: impl Fn(&Node) -> T) -> Vec<T> {
         let mut text = format!("{prelude}rule r {{\n  title \"t\"\n  severity info\n");
         for r in requirements {
             text.push_str(&format!("  require {r}\n"));
@@ -276,7 +353,7 @@ mod tests {
             .requires
             .iter()
             .map(|r| match &r.node.kind {
-                NodeKind::Quantifier { body, .. } => matches!(body.kind, NodeKind::Tested { .. }),
+                NodeKind::Quantifier { body, .. } => look(body),
                 other => panic!("not a quantifier: {other:?}"),
             })
             .collect()
@@ -340,6 +417,48 @@ mod tests {
             .chain(stays.iter().map(|_| false))
             .collect();
         assert_eq!(compiled(&all), expected);
+    }
+
+    /// The numbers of the repeated conditions in each requirement's quantifier body, in order.
+    fn repeated_in(prelude: &str, requirements: &[&str]) -> Vec<Vec<u32>> {
+        fn numbers(test: &ServiceTest, out: &mut Vec<u32>) {
+            match test {
+                ServiceTest::And(tests) | ServiceTest::Or(tests) => {
+                    tests.iter().for_each(|t| numbers(t, out));
+                }
+                ServiceTest::Not(t) => numbers(t, out),
+                ServiceTest::Kept {
+                    by: KeptBy::Repeated(n),
+                    ..
+                } => out.push(*n),
+                _ => {}
+            }
+        }
+        bodies(prelude, requirements, |body| {
+            let mut out = Vec::new();
+            if let NodeKind::Tested { test, .. } = &body.kind {
+                numbers(test, &mut out);
+            }
+            out
+        })
+    }
+
+    #[test]
+    fn conditions_asked_in_several_loops_over_services_are_kept_once() {
+        let prelude =
+            "pack p\nlet names = [\"a\"]\nlet listed = [s for s in services if s is running]\n";
+        let repeated = repeated_in(
+            prelude,
+            &[
+                r#"all s in services: lower(s.name) in names or s.name == "X""#,
+                r#"any x in services: lower(x.name) in names and contains(x.account, "\\")"#,
+                r#"none s in services: contains(s.account, "\\")"#,
+                // Asked once over `services`: the loop over a list does not count.
+                r#"all s in services: starts_with(s.name, "MS")"#,
+                r#"all s in listed: starts_with(s.name, "MS")"#,
+            ],
+        );
+        assert_eq!(repeated, [vec![0], vec![0, 1], vec![1], vec![], vec![]]);
     }
 
     #[test]

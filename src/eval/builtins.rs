@@ -182,22 +182,50 @@ pub(super) fn with_case<R>(text: &str, upper: bool, f: impl FnOnce(&str) -> R) -
 /// buffer on the stack when short, so that nothing is allocated (and, as bytes, nothing needs
 /// checking for UTF-8 again).
 pub(super) fn with_ascii_case<R>(text: &str, upper: bool, f: impl FnOnce(&[u8]) -> R) -> R {
-    let mut buffer = [0u8; 64];
-    let mut long = Vec::new();
-    let bytes = match buffer.get_mut(..text.len()) {
-        Some(bytes) => {
-            bytes.copy_from_slice(text.as_bytes());
-            bytes
-        }
-        None => {
-            long.extend_from_slice(text.as_bytes());
-            &mut long[..]
-        }
-    };
-    if upper {
-        bytes.make_ascii_uppercase();
+    let change = if upper {
+        crate::snapshot::ascii_uppercase
     } else {
-        bytes.make_ascii_lowercase();
+        crate::snapshot::ascii_lowercase
+    };
+    let mut buffer = [0u8; 64];
+    let Some(bytes) = buffer.get_mut(..text.len()) else {
+        let mut long = text.as_bytes().to_vec();
+        if upper {
+            long.make_ascii_uppercase();
+        } else {
+            long.make_ascii_lowercase();
+        }
+        return f(&long);
+    };
+    bytes.copy_from_slice(text.as_bytes());
+    // Sixteen bytes at a time; the zeros past the text stay zeros.
+    for word in buffer.chunks_exact_mut(16).take(text.len().div_ceil(16)) {
+        let mut chunk = [0u8; 16];
+        chunk.copy_from_slice(word);
+        word.copy_from_slice(&change(u128::from_le_bytes(chunk)).to_le_bytes());
     }
-    f(bytes)
+    f(&buffer[..text.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_ascii_case;
+
+    #[test]
+    fn case_changes_as_the_standard_library_does_at_every_length() {
+        let pattern = "MSExchange-ÜberWächter_az@[`{AZ";
+        for length in 0..=140 {
+            let text: String = pattern.chars().cycle().take(length).collect();
+            for upper in [false, true] {
+                let expected = if upper {
+                    text.to_ascii_uppercase()
+                } else {
+                    text.to_ascii_lowercase()
+                };
+                with_ascii_case(&text, upper, |bytes| {
+                    assert_eq!(bytes, expected.as_bytes(), "{text:?}, upper: {upper}");
+                });
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@
 
 use super::Evaluator;
 use super::shortcuts::Bound;
-use crate::check::ir::{Predicate, ServiceField, ServiceTest, TestText};
+use crate::check::ir::{KeptBy, Predicate, ServiceTest, literal_service_name};
 use crate::source::Span;
 
 /// The answers of one test for every service: bit `i` is service `i`. A service is true when
@@ -139,12 +139,12 @@ impl<'a> Evaluator<'a> {
                 left,
                 right,
                 negated,
-            } if test.reads_only(slot) && literal_name(left, right).is_some() => {
+            } if test.reads_only(slot) && literal_service_name(left, right).is_some() => {
                 let mut column = Column::new(services);
                 // Service names are unique without regard to case (the snapshot loader refuses
                 // two that differ only in case), so at most the one service the index finds
                 // can carry exactly this name.
-                if let Some(name) = literal_name(left, right) {
+                if let Some(name) = literal_service_name(left, right) {
                     if let Some(i) = self.snapshot.services.get(name) {
                         if self.snapshot.services.service(i).name() == name {
                             column.set(i as usize, Some(true));
@@ -157,11 +157,11 @@ impl<'a> Evaluator<'a> {
                     column
                 }
             }
-            ServiceTest::Function { function, test } => {
+            ServiceTest::Kept { by, test } => {
                 if !test.reads_only(slot) {
                     return None;
                 }
-                let key = ColumnKey::Function(*function);
+                let key = ColumnKey::Kept(*by);
                 if let Some(column) = self.kept_column(key) {
                     return Some(column);
                 }
@@ -226,21 +226,9 @@ impl<'a> Evaluator<'a> {
 pub(super) enum ColumnKey {
     /// `is <predicate>`, shared by every rule that asks.
     Predicate(Predicate),
-    /// A function of one service whose body compiled, shared by every loop that calls it.
-    Function(u32),
-}
-
-/// The literal of `s.name == "literal"` (either way round).
-fn literal_name<'a>(left: &'a TestText, right: &'a TestText) -> Option<&'a str> {
-    match (left, right) {
-        (TestText::Literal(s), TestText::Field { field, .. })
-        | (TestText::Field { field, .. }, TestText::Literal(s))
-            if *field == ServiceField::Name =>
-        {
-            Some(s)
-        }
-        _ => None,
-    }
+    /// A [`ServiceTest::Kept`]: a function of one service whose body compiled, or a condition
+    /// several loops ask.
+    Kept(KeptBy),
 }
 
 #[cfg(test)]

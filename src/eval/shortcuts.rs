@@ -142,7 +142,7 @@ impl<'a> Evaluator<'a> {
                 let found = text.with_bytes(|wanted| lookup.contains(wanted));
                 Some(found != *negated)
             }
-            ServiceTest::Function { test, .. } => self.run_test(test, bound),
+            ServiceTest::Kept { test, .. } => self.run_test(test, bound),
             ServiceTest::HasMissingDependencies { slot, negated } => {
                 // Until the edges are resolved (and charged), the body decides.
                 let service = self.test_service(*slot, bound)?;
@@ -243,16 +243,44 @@ impl Text<'_> {
         }
     }
 
+    /// The bytes as read, and how `lower`/`upper` would change each of them.
+    fn cased(&self) -> (&[u8], fn(&u8) -> u8) {
+        match self {
+            Text::Plain(s) => (s.as_bytes(), |&b| b),
+            Text::Owned(s) => (s.as_bytes(), |&b| b),
+            Text::Lower(s) => (s.as_bytes(), u8::to_ascii_lowercase),
+            Text::Upper(s) => (s.as_bytes(), u8::to_ascii_uppercase),
+        }
+    }
+
+    /// Whether `part` is the whole text (`Whole`) or one end of it, compared byte by byte as
+    /// changed: nothing is copied.
+    fn matches(&self, part: &Text<'_>, at: Place) -> bool {
+        let ((text, change_text), (part, change_part)) = (self.cased(), part.cased());
+        let Some(start) = text.len().checked_sub(part.len()) else {
+            return false;
+        };
+        let compared = match at {
+            Place::Whole if start != 0 => return false,
+            Place::Whole | Place::Start => &text[..part.len()],
+            Place::End => &text[start..],
+        };
+        compared
+            .iter()
+            .zip(part)
+            .all(|(a, b)| change_text(a) == change_part(b))
+    }
+
     fn equals(&self, other: &Text<'_>) -> bool {
-        self.with_bytes(|a| other.with_bytes(|b| a == b))
+        self.matches(other, Place::Whole)
     }
 
     fn starts_with(&self, part: &Text<'_>) -> bool {
-        self.with_bytes(|a| part.with_bytes(|b| a.starts_with(b)))
+        self.matches(part, Place::Start)
     }
 
     fn ends_with(&self, part: &Text<'_>) -> bool {
-        self.with_bytes(|a| part.with_bytes(|b| a.ends_with(b)))
+        self.matches(part, Place::End)
     }
 
     fn contains(&self, part: &Text<'_>) -> bool {
@@ -268,6 +296,13 @@ impl Text<'_> {
             Text::Upper(s) => s.to_ascii_uppercase().into(),
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Place {
+    Whole,
+    Start,
+    End,
 }
 
 /// A string field of a service as `s.<field>` reads it; `None` when the snapshot does not give

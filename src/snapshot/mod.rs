@@ -8,8 +8,8 @@ mod store;
 use std::sync::Arc;
 
 pub use model::*;
-pub(crate) use store::ascii_lowercase;
 pub use store::{Deps, ServiceIndex, ServiceList, ServiceRef, SnapshotData};
+pub(crate) use store::{ascii_lowercase, ascii_uppercase};
 
 use crate::diag::Diag;
 use crate::source::{SourceMap, Span};

@@ -248,14 +248,24 @@ fn same_folded(a: &str, b: &str) -> bool {
 /// `to_ascii_lowercase` of sixteen bytes at once: each byte from `A` to `Z` gains 0x20, the rest
 /// (other ASCII, and the bytes of characters that are not ASCII) stay as they are.
 pub(crate) fn ascii_lowercase(bytes: u128) -> u128 {
+    bytes | ascii_letters(bytes, b'A')
+}
+
+/// `to_ascii_uppercase` of sixteen bytes at once, as [`ascii_lowercase`] lowers them.
+pub(crate) fn ascii_uppercase(bytes: u128) -> u128 {
+    bytes & !ascii_letters(bytes, b'a')
+}
+
+/// 0x20 in each byte that is a letter from `first` (`A` or `a`) to 25 letters on, 0 elsewhere.
+fn ascii_letters(bytes: u128, first: u8) -> u128 {
     const EACH: u128 = u128::MAX / 0xff;
     let low_seven = bytes & (EACH * 0x7f);
-    // Bit 7 of each byte, after adding: set from 'A' up, and from one past 'Z' up. No byte
-    // carries into the next, as none exceeds 0x7f + 0x3f.
-    let from_a = low_seven + EACH * u128::from(0x80 - b'A');
-    let past_z = low_seven + EACH * u128::from(0x80 - b'Z' - 1);
-    let upper = from_a & !past_z & !bytes & (EACH * 0x80);
-    bytes | (upper >> 2)
+    // Bit 7 of each byte, after adding: set from the first letter up, and from one past the
+    // last up. No byte carries into the next, as none exceeds 0x7f + 0x3f.
+    let from_first = low_seven + EACH * u128::from(0x80 - first);
+    let past_last = low_seven + EACH * u128::from(0x80 - first - 26);
+    let letters = from_first & !past_last & !bytes & (EACH * 0x80);
+    letters >> 2
 }
 
 impl ServiceIndex {
@@ -844,17 +854,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sixteen_bytes_lower_as_each_byte_does() {
-        for byte in 0..=u8::MAX {
-            for at in 0..16 {
-                let mut bytes = [b'Q'; 16];
-                bytes[at] = byte;
-                let lowered = bytes.map(|b| b.to_ascii_lowercase());
-                assert_eq!(
-                    ascii_lowercase(u128::from_be_bytes(bytes)),
-                    u128::from_be_bytes(lowered),
-                    "{byte:#x} at {at}"
-                );
+    fn sixteen_bytes_change_case_as_each_byte_does() {
+        for filler in [b'Q', b'q', b'@', 0xc3] {
+            for byte in 0..=u8::MAX {
+                for at in 0..16 {
+                    let mut bytes = [filler; 16];
+                    bytes[at] = byte;
+                    let lowered = bytes.map(|b| b.to_ascii_lowercase());
+                    let raised = bytes.map(|b| b.to_ascii_uppercase());
+                    let word = u128::from_be_bytes(bytes);
+                    assert_eq!(
+                        ascii_lowercase(word),
+                        u128::from_be_bytes(lowered),
+                        "lower {byte:#x} at {at} among {filler:#x}"
+                    );
+                    assert_eq!(
+                        ascii_uppercase(word),
+                        u128::from_be_bytes(raised),
+                        "upper {byte:#x} at {at} among {filler:#x}"
+                    );
+                }
             }
         }
     }
