@@ -7,6 +7,11 @@ use super::*;
 
 impl<'a> Evaluator<'a> {
     pub(super) fn builtin(&mut self, builtin: Builtin, args: &'a [Node], span: Span) -> Eval<'a> {
+        if builtin == Builtin::Unique {
+            if let Some(union) = self.dependency_union(args, span) {
+                return union;
+            }
+        }
         // No builtin takes more than two arguments (the checker holds calls to that).
         let mut argument_values = [Value::Bool(false), Value::Bool(false)];
         for (value, arg) in argument_values.iter_mut().zip(args) {

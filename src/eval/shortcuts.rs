@@ -71,6 +71,58 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// `unique(flatten(xs.all_dependencies))`, everything a list of services starts through,
+    /// as one pass over the graph's reach sets: the names in the order that expression gives
+    /// them (each service's dependencies in name order, each name where it first appears).
+    /// `None` sends the call down the general path, which gives the same answer and says what
+    /// is missing.
+    pub(super) fn dependency_union(&mut self, args: &'a [Node], span: Span) -> Option<Eval<'a>> {
+        let [
+            Node {
+                kind: NodeKind::Builtin(Builtin::Flatten, inner),
+                ..
+            },
+        ] = args
+        else {
+            return None;
+        };
+        let [
+            Node {
+                kind:
+                    NodeKind::ServiceField {
+                        base,
+                        field: ServiceField::AllDependencies,
+                        project: true,
+                    },
+                ..
+            },
+        ] = &inner[..]
+        else {
+            return None;
+        };
+        if self.explain.is_some() || self.trace.is_some() {
+            return None;
+        }
+        let items = match self.eval_list(base) {
+            Ok(items) => items,
+            Err(u) => return Some(Err(u)),
+        };
+        let services = items
+            .iter()
+            .map(|item| match item {
+                Value::Service(i) => Some(*i),
+                _ => None,
+            })
+            .collect::<Option<Vec<u32>>>()?;
+        let names = self.graph.dependency_union(&services);
+        if let Err(u) = self.charge_graph(span) {
+            return Some(Err(u));
+        }
+        Some(Ok(Value::list(
+            names?.into_iter().map(Value::str).collect(),
+        )))
+    }
+
     /// A compiled loop body or filter; `None` when something it reads is missing (the body
     /// as written then says what).
     pub(super) fn run_test(&self, test: &'a ServiceTest, bound: Bound) -> Option<bool> {

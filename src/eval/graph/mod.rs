@@ -342,6 +342,43 @@ impl<'s> Graph<'s> {
             .collect())
     }
 
+    /// What `all_dependencies` of each service of `from` gives, in turn, each name kept where it
+    /// first appears. `None` when that needs a walk: a service's dependencies are unknown, a
+    /// missing name is written in different cases, or there are no reach sets.
+    pub fn dependency_union(&mut self, from: &[u32]) -> Option<Vec<&'s str>> {
+        let prepared = self.prepared();
+        let (reach, edges) = (prepared.reach, prepared.edges);
+        if edges.spelled_differently {
+            return None;
+        }
+        let mut seen = vec![0u64; reach.words];
+        let mut names = Vec::new();
+        for &service in from {
+            let component = reach.component_of(service);
+            if reach.is_through_unknown(component) {
+                return None;
+            }
+            let row = reach.row(component)?;
+            let own = reach.position_of(service) as usize;
+            for (w, (&word, seen_word)) in row.iter().zip(&mut seen).enumerate() {
+                // A service is not among its own dependencies, but may be among another's.
+                let own_bit = if own / 64 == w { 1u64 << (own % 64) } else { 0 };
+                let mut fresh = word & !*seen_word & !own_bit;
+                *seen_word |= fresh;
+                while fresh != 0 {
+                    let position = w * 64 + fresh.trailing_zeros() as usize;
+                    fresh &= fresh - 1;
+                    if let Some(&item) = reach.item_at.get(position) {
+                        names.push(edges.item_name(prepared.snapshot, item));
+                    }
+                }
+            }
+            *prepared.work += row.len();
+        }
+        *prepared.work += names.len();
+        Some(names)
+    }
+
     /// The dependencies of `from` that no record provides, as written, in order; `None` when
     /// its `depends_on` is unknown.
     pub fn missing_dependencies(

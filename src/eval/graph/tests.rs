@@ -371,8 +371,47 @@ fn agrees(snapshot: &LoadedSnapshot, graph: &mut Graph<'_>) -> Result<(), TestCa
     Ok(())
 }
 
+/// Unions of `all_dependencies` over services taken in several orders: what flattening their
+/// lists in turn and keeping each name once gives. The union declines only where it must.
+fn unions_agree(snapshot: &LoadedSnapshot) -> Result<(), TestCaseError> {
+    let count = snapshot.services.len() as u32;
+    let orders: [Vec<u32>; 3] = [
+        (0..count).collect(),
+        (0..count).rev().collect(),
+        (0..count).step_by(2).chain((0..count).step_by(3)).collect(),
+    ];
+    let mut graph = Graph::new(snapshot);
+    for order in orders {
+        let expected: Option<Vec<&str>> = (|| {
+            let mut names: Vec<&str> = Vec::new();
+            for &from in &order {
+                for name in reference::all_dependencies(snapshot, from).ok()? {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+            Some(names)
+        })();
+        match graph.dependency_union(&order) {
+            Some(names) => prop_assert_eq!(Some(names), expected, "order {:?}", order),
+            None => prop_assert!(
+                expected.is_none() || Shared::of(snapshot).edges.spelled_differently,
+                "declined for {:?}",
+                order
+            ),
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn unions_of_dependencies_flatten_in_turn(json in snapshots()) {
+        unions_agree(&load(&json))?;
+    }
 
     /// One graph answering everything, as an evaluator's does (walks first, then reach
     /// sets); one with reach sets too large to build (walks only).
