@@ -893,10 +893,12 @@ impl<'a> Evaluator<'a> {
 
     /// Indexes the strings of list `g` for [`ServiceTest::InGlobal`].
     fn index_lookup(&mut self, g: u32, items: &[Value<'a>]) {
-        let strings: Lookup = items
-            .iter()
-            .filter_map(|v| v.as_str().map(|s| LookupKey(smol_str::SmolStr::new(s))))
-            .collect();
+        let mut strings = Lookup::with_capacity_and_hasher(items.len(), Default::default());
+        strings.extend(
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(|s| LookupKey(smol_str::SmolStr::new(s)))),
+        );
         if self.lookups.is_empty() {
             self.lookups
                 .resize_with(self.program.globals.len(), || None);
