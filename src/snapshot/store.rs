@@ -248,22 +248,24 @@ fn same_folded(a: &str, b: &str) -> bool {
 /// `to_ascii_lowercase` of sixteen bytes at once: each byte from `A` to `Z` gains 0x20, the rest
 /// (other ASCII, and the bytes of characters that are not ASCII) stay as they are.
 pub(crate) fn ascii_lowercase(bytes: u128) -> u128 {
-    bytes | ascii_letters(bytes, b'A')
+    bytes | ascii_letters::<b'A'>(bytes)
 }
 
 /// `to_ascii_uppercase` of sixteen bytes at once, as [`ascii_lowercase`] lowers them.
 pub(crate) fn ascii_uppercase(bytes: u128) -> u128 {
-    bytes & !ascii_letters(bytes, b'a')
+    bytes & !ascii_letters::<b'a'>(bytes)
 }
 
-/// 0x20 in each byte that is a letter from `first` (`A` or `a`) to 25 letters on, 0 elsewhere.
-fn ascii_letters(bytes: u128, first: u8) -> u128 {
+/// 0x20 in each byte that is a letter from `FIRST` (`A` or `a`) to 25 letters on, 0 elsewhere.
+/// (`FIRST` is a constant so that the sums below are too.)
+#[inline]
+fn ascii_letters<const FIRST: u8>(bytes: u128) -> u128 {
     const EACH: u128 = u128::MAX / 0xff;
     let low_seven = bytes & (EACH * 0x7f);
     // Bit 7 of each byte, after adding: set from the first letter up, and from one past the
     // last up. No byte carries into the next, as none exceeds 0x7f + 0x3f.
-    let from_first = low_seven + EACH * u128::from(0x80 - first);
-    let past_last = low_seven + EACH * u128::from(0x80 - first - 26);
+    let from_first = low_seven + EACH * u128::from(0x80 - FIRST);
+    let past_last = low_seven + EACH * u128::from(0x80 - FIRST - 26);
     let letters = from_first & !past_last & !bytes & (EACH * 0x80);
     letters >> 2
 }

@@ -1,13 +1,14 @@
 //! The service dependency graph of one snapshot: direct and transitive dependencies, and
 //! cycles.
 //!
-//! Rules ask many questions of one small graph, so it is prepared once per evaluator, in two
-//! layers built on first use and charged to the question that needed them. First the direct
-//! edges, resolved by name into one flat list. Then the strongly connected components and, per
-//! component, everything it reaches as a bit set, with bits numbered in the case-insensitive
-//! order of names: a transitive question is a bit test, and `all_dependencies` reads its
-//! answer out already sorted. The first few transitive questions walk instead, as long as
-//! walking costs less than building the sets would.
+//! Rules ask many questions of one small graph, so it is prepared once per loaded snapshot
+//! ([`Shared`], kept in the snapshot and shared by all its evaluators), in two layers built on
+//! first use. First the direct edges, resolved by name into one flat list. Then the strongly
+//! connected components and, per component, everything it reaches as a bit set, with bits
+//! numbered in the case-insensitive order of names: a transitive question is a bit test, and
+//! `all_dependencies` reads its answer out already sorted. Each evaluator is charged for a layer
+//! when it first needs it, as if it had built it. Its first few transitive questions walk
+//! instead, as long as walking costs less than building the sets would.
 //!
 //! Two answers depend on the order a search meets services in: which service to report when a
 //! chain runs through one whose `depends_on` is unknown, and which spelling to keep of a missing
