@@ -60,21 +60,28 @@ fn for_each_column_leaf(node: &mut Node, f: &mut impl FnMut(&mut ServiceTest)) {
     for child in children(&mut node.kind) {
         for_each_column_leaf(child, f);
     }
-    let (source, tested) = match &mut node.kind {
+    if let Some((NodeKind::Services, NodeKind::Tested { test, .. })) =
+        loop_condition(&mut node.kind).map(|(source, condition)| (source, &mut condition.kind))
+    {
+        visit_leaves(test, f);
+    }
+}
+
+/// The source of a loop, and the condition it tests each item with: a comprehension's filter,
+/// a quantifier's body.
+fn loop_condition(kind: &mut NodeKind) -> Option<(&NodeKind, &mut Node)> {
+    match kind {
         NodeKind::Comprehension {
             source,
-            filter: Some(tested),
+            filter: Some(condition),
             ..
         }
         | NodeKind::Quantifier {
             source,
-            body: tested,
+            body: condition,
             ..
-        } => (source, tested),
-        _ => return,
-    };
-    if let (NodeKind::Services, NodeKind::Tested { test, .. }) = (&source.kind, &mut tested.kind) {
-        visit_leaves(test, f);
+        } => Some((&source.kind, condition)),
+        _ => None,
     }
 }
 
@@ -130,13 +137,8 @@ impl Compiler {
         for child in children(&mut node.kind) {
             self.walk(child);
         }
-        match &mut node.kind {
-            NodeKind::Comprehension {
-                filter: Some(filter),
-                ..
-            } => self.wrap(filter),
-            NodeKind::Quantifier { body, .. } => self.wrap(body),
-            _ => {}
+        if let Some((_, condition)) = loop_condition(&mut node.kind) {
+            self.wrap(condition);
         }
     }
 

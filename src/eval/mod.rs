@@ -1046,7 +1046,7 @@ impl<'a> Evaluator<'a> {
 
     fn service_field(&mut self, i: u32, field: ServiceField, span: Span) -> Eval<'a> {
         let svc = self.service(i);
-        let missing = |_: &Self| {
+        let missing = || {
             undecided(
                 UndecidedKind::MissingServiceField {
                     service: svc.name().to_string(),
@@ -1063,45 +1063,14 @@ impl<'a> Evaluator<'a> {
             | ServiceField::StartType
             | ServiceField::Account => match shortcuts::field_text(svc, field) {
                 Some(text) => Value::str(text),
-                None => return missing(self),
+                None => return missing(),
             },
             ServiceField::DependsOn => match svc.depends_on() {
                 Some(deps) => Value::list(deps.map(Value::str).collect()),
-                None => return missing(self),
+                None => return missing(),
             },
-            ServiceField::MissingDependencies => {
-                match self.dependency_lists.get(i as usize).map(|l| &l.missing) {
-                    Some(Some(cached)) => cached.clone(),
-                    _ => {
-                        let value = self
-                            .graph
-                            .missing_dependencies(i)
-                            .map(|names| Value::list(names.map(Value::str).collect()));
-                        self.charge_graph(span)?;
-                        let Some(value) = value else {
-                            return missing(self);
-                        };
-                        if let Some(lists) = self.dependency_lists_mut(i) {
-                            lists.missing = Some(value.clone());
-                        }
-                        value
-                    }
-                }
-            }
-            ServiceField::AllDependencies => {
-                match self.dependency_lists.get(i as usize).map(|l| &l.all) {
-                    Some(Some(cached)) => cached.clone(),
-                    _ => {
-                        let names = self.graph.all_dependencies(i, Value::str);
-                        self.charge_graph(span)?;
-                        let value =
-                            Value::list(names.map_err(|m| self.missing_depends_on(m, span))?);
-                        if let Some(lists) = self.dependency_lists_mut(i) {
-                            lists.all = Some(value.clone());
-                        }
-                        value
-                    }
-                }
+            ServiceField::MissingDependencies | ServiceField::AllDependencies => {
+                self.dependency_list(i, field, span)?
             }
         };
         self.record_read(
@@ -1117,12 +1086,37 @@ impl<'a> Evaluator<'a> {
         Ok(value)
     }
 
-    /// Where the dependency lists of service `i` are kept.
-    fn dependency_lists_mut(&mut self, i: u32) -> Option<&mut DependencyLists<'a>> {
+    /// `all_dependencies` or `missing_dependencies` of service `i`, kept once computed.
+    fn dependency_list(&mut self, i: u32, field: ServiceField, span: Span) -> Eval<'a> {
+        let all = field == ServiceField::AllDependencies;
+        if let Some(lists) = self.dependency_lists.get(i as usize) {
+            if let Some(kept) = if all { &lists.all } else { &lists.missing } {
+                return Ok(kept.clone());
+            }
+        }
+        let names = if all {
+            self.graph.all_dependencies(i, Value::str)
+        } else {
+            // Unknown `depends_on`: the service itself is the one to report.
+            self.graph
+                .missing_dependencies(i)
+                .map(|names| names.map(Value::str).collect())
+                .ok_or(i)
+        };
+        self.charge_graph(span)?;
+        let value = Value::list(names.map_err(|m| self.missing_depends_on(m, span))?);
         if self.dependency_lists.is_empty() {
             self.dependency_lists = vec![DependencyLists::default(); self.snapshot.services.len()];
         }
-        self.dependency_lists.get_mut(i as usize)
+        if let Some(lists) = self.dependency_lists.get_mut(i as usize) {
+            let slot = if all {
+                &mut lists.all
+            } else {
+                &mut lists.missing
+            };
+            *slot = Some(value.clone());
+        }
+        Ok(value)
     }
 
     fn missing_depends_on(&self, service: u32, span: Span) -> Box<Undecided> {

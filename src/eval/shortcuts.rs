@@ -296,19 +296,19 @@ impl Text<'_> {
     }
 
     /// The bytes as read, and how `lower`/`upper` would change each of them.
-    fn cased(&self) -> (&[u8], fn(&u8) -> u8) {
+    fn cased(&self) -> (&[u8], Case) {
         match self {
-            Text::Plain(s) => (s.as_bytes(), |&b| b),
-            Text::Owned(s) => (s.as_bytes(), |&b| b),
-            Text::Lower(s) => (s.as_bytes(), u8::to_ascii_lowercase),
-            Text::Upper(s) => (s.as_bytes(), u8::to_ascii_uppercase),
+            Text::Plain(s) => (s.as_bytes(), Case::Kept),
+            Text::Owned(s) => (s.as_bytes(), Case::Kept),
+            Text::Lower(s) => (s.as_bytes(), Case::Lower),
+            Text::Upper(s) => (s.as_bytes(), Case::Upper),
         }
     }
 
     /// Whether `part` is the whole text (`Whole`) or one end of it, compared byte by byte as
     /// changed: nothing is copied.
     fn matches(&self, part: &Text<'_>, at: Place) -> bool {
-        let ((text, change_text), (part, change_part)) = (self.cased(), part.cased());
+        let ((text, text_case), (part, part_case)) = (self.cased(), part.cased());
         let Some(start) = text.len().checked_sub(part.len()) else {
             return false;
         };
@@ -320,7 +320,7 @@ impl Text<'_> {
         compared
             .iter()
             .zip(part)
-            .all(|(a, b)| change_text(a) == change_part(b))
+            .all(|(&a, &b)| text_case.apply(a) == part_case.apply(b))
     }
 
     fn equals(&self, other: &Text<'_>) -> bool {
@@ -346,6 +346,24 @@ impl Text<'_> {
             Text::Owned(s) => s.as_str().into(),
             Text::Lower(s) => s.to_ascii_lowercase().into(),
             Text::Upper(s) => s.to_ascii_uppercase().into(),
+        }
+    }
+}
+
+/// What `lower`/`upper` do to each byte of an ASCII [`Text`].
+#[derive(Clone, Copy)]
+enum Case {
+    Kept,
+    Lower,
+    Upper,
+}
+
+impl Case {
+    fn apply(self, byte: u8) -> u8 {
+        match self {
+            Case::Kept => byte,
+            Case::Lower => byte.to_ascii_lowercase(),
+            Case::Upper => byte.to_ascii_uppercase(),
         }
     }
 }
