@@ -175,6 +175,8 @@ pub struct ServiceIndex {
     hasher: foldhash::fast::RandomState,
     /// Open addressing: a service's index plus one, or 0 for an empty slot.
     table: Box<[u32]>,
+    /// The services whose names are not all ASCII, in order.
+    not_ascii: Vec<u32>,
 }
 
 impl fmt::Debug for ServiceIndex {
@@ -194,6 +196,7 @@ impl Default for ServiceIndex {
             }),
             hasher: foldhash::fast::RandomState::default(),
             table: Box::new([0; 4]),
+            not_ascii: Vec::new(),
         }
     }
 }
@@ -204,16 +207,9 @@ fn fold_hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
     let mut h = hasher.build_hasher();
     let mut words = name.as_bytes().chunks_exact(16);
     for word in &mut words {
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(word);
-        h.write_u128(ascii_lowercase(u128::from_le_bytes(bytes)));
+        h.write_u128(ascii_lowercase(whole(word)));
     }
-    let mut last = [0u8; 16];
-    let rest = words.remainder();
-    if let Some(head) = last.get_mut(..rest.len()) {
-        head.copy_from_slice(rest);
-    }
-    h.write_u128(ascii_lowercase(u128::from_le_bytes(last)));
+    h.write_u128(ascii_lowercase(tail(words.remainder())));
     h.write_usize(name.len());
     h.finish()
 }
@@ -223,26 +219,46 @@ fn same_folded(a: &str, b: &str) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    while !a.is_empty() {
-        let n = a.len().min(16);
-        let (mut x, mut y) = ([0u8; 16], [0u8; 16]);
-        let (Some(xs), Some(ys), Some(ahead), Some(bhead)) =
-            (x.get_mut(..n), y.get_mut(..n), a.get(..n), b.get(..n))
-        else {
-            return false;
-        };
-        xs.copy_from_slice(ahead);
-        ys.copy_from_slice(bhead);
-        if ascii_lowercase(u128::from_le_bytes(x)) != ascii_lowercase(u128::from_le_bytes(y)) {
+    let (mut xs, mut ys) = (a.as_bytes().chunks_exact(16), b.as_bytes().chunks_exact(16));
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        if ascii_lowercase(whole(x)) != ascii_lowercase(whole(y)) {
             return false;
         }
-        (a, b) = (
-            a.get(n..).unwrap_or_default(),
-            b.get(n..).unwrap_or_default(),
-        );
     }
-    true
+    ascii_lowercase(tail(xs.remainder())) == ascii_lowercase(tail(ys.remainder()))
+}
+
+/// Sixteen bytes as one word, each byte in a lane of its own (so that [`ascii_lowercase`]
+/// applies).
+#[inline]
+fn whole(chunk: &[u8]) -> u128 {
+    let mut word = [0u8; 16];
+    word.copy_from_slice(chunk);
+    u128::from_le_bytes(word)
+}
+
+/// Fewer than sixteen bytes in one word, without copying them out one by one: two loads that
+/// together cover every byte, overlapping when there are fewer than twice their width. Two byte
+/// strings of the same length give the same word only when they are equal, which is all
+/// hashing and comparing need.
+#[inline]
+fn tail(rest: &[u8]) -> u128 {
+    let n = rest.len();
+    let load = |at: usize, width: usize| {
+        rest.get(at..at + width).map_or(0, |bytes| {
+            let mut word = [0u8; 8];
+            word[..width].copy_from_slice(bytes);
+            u128::from(u64::from_le_bytes(word))
+        })
+    };
+    match n {
+        8.. => load(0, 8) | load(n - 8, 8) << 64,
+        4.. => load(0, 4) | load(n - 4, 4) << 32,
+        _ => rest
+            .iter()
+            .enumerate()
+            .fold(0, |word, (i, &b)| word | u128::from(b) << (8 * i)),
+    }
 }
 
 /// `to_ascii_lowercase` of sixteen bytes at once: each byte from `A` to `Z` gains 0x20, the rest
@@ -299,11 +315,22 @@ impl ServiceIndex {
                 }
             }
         }
+        let not_ascii = (0..n)
+            .filter(|&i| !store.str(store.records[i].name).is_ascii())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
         Ok(ServiceIndex {
             store,
             hasher,
             table,
+            not_ascii,
         })
+    }
+
+    /// The services whose names are not all ASCII: the index finds names without regard to
+    /// ASCII case only, so what Unicode's `lower`/`upper` make of these must be asked of each.
+    pub fn names_not_ascii(&self) -> &[u32] {
+        &self.not_ascii
     }
 
     /// The index of the service with this SCM name, compared case-insensitively.
@@ -906,6 +933,30 @@ mod tests {
                     a.eq_ignore_ascii_case(b),
                     "{a:?} / {b:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn folded_comparison_and_hash_hold_at_every_length() {
+        // Every length up to three words, with one byte changed at each place, in case or not:
+        // the packing of the last bytes must neither lose a byte nor confuse two.
+        let hasher = foldhash::fast::RandomState::default();
+        for len in 0..48 {
+            let name: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            assert!(same_folded(&name, &name));
+            for at in 0..len {
+                let mut bytes = name.clone().into_bytes();
+                bytes[at] = bytes[at].to_ascii_uppercase();
+                let raised = String::from_utf8(bytes.clone()).unwrap_or_default();
+                assert!(same_folded(&name, &raised), "{name} / {raised}");
+                assert_eq!(fold_hash(&hasher, &name), fold_hash(&hasher, &raised));
+                bytes[at] = b'-';
+                let changed = String::from_utf8(bytes).unwrap_or_default();
+                assert!(!same_folded(&name, &changed), "{name} / {changed}");
+                assert!(!same_folded(&name, &name[..at]), "{name} / {}", &name[..at]);
             }
         }
     }
