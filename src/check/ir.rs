@@ -122,7 +122,7 @@ pub struct GlobalDef {
     pub body: Body,
     pub span: Span,
     /// A list of strings that loop tests look items up in ([`ServiceTest::InGlobal`]): the
-    /// evaluator indexes it once per host, when it computes it.
+    /// evaluator indexes it once per host, the first time a test looks an item up in it.
     pub looked_up: bool,
 }
 

@@ -93,8 +93,8 @@ pub struct Evaluator<'a> {
     /// The values of [`NodeKind::Hoisted`] expressions, once computed.
     hoisted: Vec<Option<Eval<'a>>>,
     /// The strings of each list that loop tests look items up in (`GlobalDef::looked_up`),
-    /// indexed when the list is computed (sized on first use).
-    lookups: Vec<Option<Lookup>>,
+    /// indexed on first use (see `Evaluator::lookup`; sized when such a list is computed).
+    lookups: Vec<std::cell::OnceCell<Lookup>>,
     /// Every read, when explaining.
     pub trace: Option<Vec<Read>>,
     /// Every expression evaluated and its value, when explaining.
@@ -891,21 +891,22 @@ impl<'a> Evaluator<'a> {
         Some(column.members().collect())
     }
 
-    /// Indexes the strings of list `g` for [`ServiceTest::InGlobal`].
-    fn index_lookup(&mut self, g: u32, items: &[Value<'a>]) {
-        let mut strings = Lookup::with_capacity_and_hasher(items.len(), Default::default());
-        strings.extend(
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(|s| LookupKey(smol_str::SmolStr::new(s)))),
-        );
-        if self.lookups.is_empty() {
-            self.lookups
-                .resize_with(self.program.globals.len(), || None);
-        }
-        if let Some(slot) = self.lookups.get_mut(g as usize) {
-            *slot = Some(strings);
-        }
+    /// The strings of list `g`, indexed for [`ServiceTest::InGlobal`] the first time a test
+    /// looks an item up in them one by one (a loop over `services` finds them through the
+    /// service index instead); `None` until the list is computed.
+    fn lookup(&self, g: u32) -> Option<&Lookup> {
+        let Some(Ok(Value::List(items))) = self.globals.get(g as usize)? else {
+            return None;
+        };
+        Some(self.lookups.get(g as usize)?.get_or_init(|| {
+            let mut strings = Lookup::with_capacity_and_hasher(items.len(), Default::default());
+            strings.extend(
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(|s| LookupKey(smol_str::SmolStr::new(s)))),
+            );
+            strings
+        }))
     }
 
     fn quantifier(
@@ -1034,8 +1035,9 @@ impl<'a> Evaluator<'a> {
         self.frame = saved;
         self.locals.truncate(base);
         if cacheable(&result) {
-            if let (true, Ok(Value::List(items))) = (def.looked_up, &result) {
-                self.index_lookup(g, items);
+            if def.looked_up && self.lookups.is_empty() {
+                self.lookups
+                    .resize_with(self.program.globals.len(), Default::default);
             }
             self.globals[g as usize] = Some(result.clone());
         }

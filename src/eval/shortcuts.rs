@@ -189,7 +189,7 @@ impl<'a> Evaluator<'a> {
                 negated,
             } => {
                 // Until the loop's body has computed the list, the body decides.
-                let lookup = self.lookups.get(*global as usize)?.as_ref()?;
+                let lookup = self.lookup(*global)?;
                 let text = self.text(text, bound)?;
                 let found = text.with_bytes(|wanted| lookup.contains(wanted));
                 Some(found != *negated)
@@ -351,8 +351,8 @@ impl Text<'_> {
 }
 
 /// What `lower`/`upper` do to each byte of an ASCII [`Text`].
-#[derive(Clone, Copy)]
-enum Case {
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Case {
     Kept,
     Lower,
     Upper,
