@@ -193,9 +193,9 @@ impl<'a> Evaluator<'a> {
             evidence: Vec::new(),
         };
         if let Some(when) = &rule.when {
-            match self.eval(&when.node).map(|v| v.as_bool()) {
-                Ok(Some(true)) => {}
-                Ok(_) => {
+            match self.eval_bool(&when.node) {
+                Ok(true) => {}
+                Ok(false) => {
                     let message = format!("not applicable: `{}` does not hold", when.source);
                     return result(
                         Outcome::NotApplicable,
@@ -214,14 +214,14 @@ impl<'a> Evaluator<'a> {
         }
         let mut requirements = Vec::with_capacity(rule.requires.len());
         for req in &rule.requires {
-            requirements.push(match self.eval(&req.node) {
-                Ok(Value::Bool(true)) => RequirementResult {
+            requirements.push(match self.eval_bool(&req.node) {
+                Ok(true) => RequirementResult {
                     outcome: Outcome::Pass,
                     message: None,
                     span: req.node.span,
                     undecided: None,
                 },
-                Ok(_) => RequirementResult {
+                Ok(false) => RequirementResult {
                     outcome: Outcome::Fail,
                     message: Some(self.message(req)),
                     span: req.node.span,

@@ -249,10 +249,15 @@ impl<'a> Evaluator<'a> {
         match node.kind {
             NodeKind::Local(slot) => self.local_service(slot),
             NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
-            // `let eventlog = service("Eventlog")`, once computed.
+            // `let eventlog = service("Eventlog")`, computed or not: such a definition is the
+            // service the name found when the evaluator started.
             NodeKind::Global(g) => match self.globals.get(g as usize)? {
                 Some(Ok(Value::Service(i))) => Some(*i),
-                _ => None,
+                Some(_) => None,
+                None => match self.program.globals.get(g as usize)?.body.node.kind {
+                    NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
+                    _ => None,
+                },
             },
             _ => None,
         }
