@@ -174,6 +174,10 @@ impl WellKnownAccount {
 /// Whether two account names denote the same Windows account: aliases of the well-known
 /// accounts are equal, other accounts compare case-insensitively (`.\x` is the local `x`).
 pub fn same_account(a: &str, b: &str) -> bool {
+    // The usual answer (`LocalSystem` runs as `LocalSystem`), without parsing either.
+    if a == b {
+        return true;
+    }
     match (WellKnownAccount::parse(a), WellKnownAccount::parse(b)) {
         (Some(x), Some(y)) => x == y,
         (None, None) => a.trim().eq_ignore_ascii_case(b.trim()),
@@ -198,5 +202,14 @@ mod tests {
         assert!(!same_account("NT AUTHORITY\\LocalService", "LocalSystem"));
         assert!(same_account("CORP\\svc-x", "corp\\SVC-X"));
         assert!(!same_account("CORP\\svc-x", "LocalSystem"));
+        for account in [
+            "LocalSystem",
+            "CORP\\svc-x",
+            " odd ",
+            "",
+            "NT AUTHORITY\\SYSTEM",
+        ] {
+            assert!(same_account(account, account), "{account:?}");
+        }
     }
 }

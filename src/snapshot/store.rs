@@ -175,8 +175,9 @@ pub struct ServiceIndex {
     hasher: foldhash::fast::RandomState,
     /// Open addressing: a service's index plus one, or 0 for an empty slot.
     table: Box<[u32]>,
-    /// The services whose names are not all ASCII, in order.
-    not_ascii: Vec<u32>,
+    /// The services whose names are not all ASCII, in order, found when first asked for (a
+    /// fleet's hosts are mostly never asked).
+    not_ascii: OnceLock<Vec<u32>>,
 }
 
 impl fmt::Debug for ServiceIndex {
@@ -196,13 +197,14 @@ impl Default for ServiceIndex {
             }),
             hasher: foldhash::fast::RandomState::default(),
             table: Box::new([0; 4]),
-            not_ascii: Vec::new(),
+            not_ascii: OnceLock::new(),
         }
     }
 }
 
 /// The hash of a name's ASCII-lower-case form, computed sixteen bytes at a time without making
 /// a copy of it.
+#[inline(always)]
 fn fold_hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
     let mut h = hasher.build_hasher();
     let mut words = name.as_bytes().chunks_exact(16);
@@ -237,27 +239,25 @@ fn whole(chunk: &[u8]) -> u128 {
     u128::from_le_bytes(word)
 }
 
-/// Fewer than sixteen bytes in one word, without copying them out one by one: two loads that
-/// together cover every byte, overlapping when there are fewer than twice their width. Two byte
+/// Fewer than sixteen bytes in one word, each byte in a lane of its own, without copying them
+/// out one by one: two loads that together cover every byte (overlapping when there are fewer
+/// than twice their width), or for one to three bytes the first, middle and last. Two byte
 /// strings of the same length give the same word only when they are equal, which is all
 /// hashing and comparing need.
 #[inline]
 fn tail(rest: &[u8]) -> u128 {
-    let n = rest.len();
-    let load = |at: usize, width: usize| {
-        rest.get(at..at + width).map_or(0, |bytes| {
-            let mut word = [0u8; 8];
-            word[..width].copy_from_slice(bytes);
-            u128::from(u64::from_le_bytes(word))
-        })
-    };
-    match n {
-        8.. => load(0, 8) | load(n - 8, 8) << 64,
-        4.. => load(0, 4) | load(n - 4, 4) << 32,
-        _ => rest
-            .iter()
-            .enumerate()
-            .fold(0, |word, (i, &b)| word | u128::from(b) << (8 * i)),
+    if let (Some(head), Some(last)) = (rest.first_chunk::<8>(), rest.last_chunk::<8>()) {
+        return u128::from(u64::from_le_bytes(*head)) | u128::from(u64::from_le_bytes(*last)) << 64;
+    }
+    if let (Some(head), Some(last)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
+        return u128::from(u32::from_le_bytes(*head)) | u128::from(u32::from_le_bytes(*last)) << 32;
+    }
+    // One to three bytes: the first, the middle and the last cover them all.
+    match (rest.first(), rest.get(rest.len() / 2), rest.last()) {
+        (Some(&first), Some(&middle), Some(&last)) => {
+            u128::from(first) | u128::from(middle) << 8 | u128::from(last) << 16
+        }
+        _ => 0,
     }
 }
 
@@ -315,22 +315,24 @@ impl ServiceIndex {
                 }
             }
         }
-        let not_ascii = (0..n)
-            .filter(|&i| !store.str(store.records[i].name).is_ascii())
-            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
-            .collect();
         Ok(ServiceIndex {
             store,
             hasher,
             table,
-            not_ascii,
+            not_ascii: OnceLock::new(),
         })
     }
 
     /// The services whose names are not all ASCII: the index finds names without regard to
     /// ASCII case only, so what Unicode's `lower`/`upper` make of these must be asked of each.
     pub fn names_not_ascii(&self) -> &[u32] {
-        &self.not_ascii
+        self.not_ascii.get_or_init(|| {
+            self.iter()
+                .enumerate()
+                .filter(|(_, service)| !service.name().is_ascii())
+                .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+                .collect()
+        })
     }
 
     /// The index of the service with this SCM name, compared case-insensitively.
