@@ -16,6 +16,7 @@ use crate::check::ir::{
     KeptBy, Predicate, ServiceField, ServiceTest, TestText, literal_service_name,
 };
 use crate::source::Span;
+use std::rc::Rc;
 
 /// The answers of one test for every service: bit `i` is service `i`. A service is true when
 /// its bit is set in `value`, unknown when set in `unknown`, and false otherwise.
@@ -32,6 +33,15 @@ impl Column {
             value: vec![0; words],
             unknown: vec![0; words],
         }
+    }
+
+    /// True for the given services, false for the rest.
+    pub(super) fn of(services: usize, members: &[u32]) -> Column {
+        let mut column = Column::new(services);
+        for &i in members {
+            column.set(i as usize, Some(true));
+        }
+        column
     }
 
     fn set(&mut self, service: usize, answer: Option<bool>) {
@@ -241,6 +251,12 @@ impl<'a> Evaluator<'a> {
         let Value::List(items) = items else {
             return None;
         };
+        if case == Case::Kept {
+            // A list whose services are known (a dependency union) needs no lookups.
+            if let Some((_, named)) = self.name_sets.iter().find(|(l, _)| Rc::ptr_eq(l, items)) {
+                return Some(named.clone());
+            }
+        }
         let index = &self.snapshot.services;
         let mut column = Column::new(index.len());
         for wanted in items.iter().filter_map(Value::as_str) {

@@ -95,6 +95,9 @@ pub struct Evaluator<'a> {
     /// The strings of each list that loop tests look items up in (`GlobalDef::looked_up`),
     /// indexed on first use (see `Evaluator::lookup`; sized when such a list is computed).
     lookups: Vec<std::cell::OnceCell<Lookup>>,
+    /// Lists known to name exactly these services (and perhaps names no record provides),
+    /// kept with the list so that it cannot be mistaken for another: see `columns`.
+    name_sets: Vec<(Rc<[Value<'a>]>, columns::Column)>,
     /// Every read, when explaining.
     pub trace: Option<Vec<Read>>,
     /// Every expression evaluated and its value, when explaining.
@@ -147,6 +150,7 @@ impl<'a> Evaluator<'a> {
             columns: Vec::new(),
             hoisted: vec![None; program.hoisted as usize],
             lookups: Vec::new(),
+            name_sets: Vec::new(),
             trace: None,
             explain: None,
         }

@@ -4,6 +4,7 @@
 //! node down that path (tests/shortcuts.rs checks both ways agree).
 
 use super::*;
+use columns::Column;
 
 impl<'a> Evaluator<'a> {
     /// The conditions rules are mostly made of (`and`, `or`, `not`, `is`, string equality),
@@ -114,13 +115,20 @@ impl<'a> Evaluator<'a> {
                 _ => None,
             })
             .collect::<Option<Vec<u32>>>()?;
-        let names = self.graph.dependency_union(&services);
+        let union = self.graph.dependency_union(&services);
         if let Err(u) = self.charge_graph(span) {
             return Some(Err(u));
         }
-        Some(Ok(Value::list(
-            names?.into_iter().map(Value::str).collect(),
-        )))
+        let union = union?;
+        let names: Rc<[Value<'a>]> = union.names.into_iter().map(Value::str).collect();
+        // Which services the list names is known already: `s.name in <this list>` in a loop
+        // over `services` reads it instead of looking each name up. A pack computes a few
+        // such lists per host; one computing a union per item of a loop keeps only the first.
+        if self.name_sets.len() < MAX_NAME_SETS {
+            let named = Column::of(self.snapshot.services.len(), &union.services);
+            self.name_sets.push((Rc::clone(&names), named));
+        }
+        Some(Ok(Value::List(names)))
     }
 
     /// A compiled loop body or filter; `None` when something it reads is missing (the body
@@ -277,6 +285,9 @@ impl<'a> Evaluator<'a> {
         }
     }
 }
+
+/// How many lists with known services an evaluator keeps (see `dependency_union`).
+const MAX_NAME_SETS: usize = 16;
 
 /// A string a [`ServiceTest`] compares: `lower`/`upper` of ASCII text (service names,
 /// accounts) is compared byte by byte as changed, without being built.

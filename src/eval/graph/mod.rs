@@ -69,6 +69,16 @@ impl Shared {
     }
 }
 
+/// What [`Graph::dependency_union`] gives: the names, and which of them are services.
+#[derive(Debug, PartialEq)]
+pub struct Union<'s> {
+    /// In the order `unique(flatten(…))` gives them.
+    pub names: Vec<&'s str>,
+    /// The services among `names` (each named as its record spells it), in the same order;
+    /// the other names are ones no record provides.
+    pub services: Vec<u32>,
+}
+
 /// Errors carry the index of a service whose `depends_on` the snapshot does not give.
 ///
 /// Each evaluator is charged for building the edges and the reach sets when it first needs
@@ -346,7 +356,7 @@ impl<'s> Graph<'s> {
     /// What `all_dependencies` of each service of `from` gives, in turn, each name kept where it
     /// first appears. `None` when that needs a walk: a service's dependencies are unknown, a
     /// missing name is written in different cases, or there are no reach sets.
-    pub fn dependency_union(&mut self, from: &[u32]) -> Option<Vec<&'s str>> {
+    pub fn dependency_union(&mut self, from: &[u32]) -> Option<Union<'s>> {
         let prepared = self.prepared();
         let (reach, edges) = (prepared.reach, prepared.edges);
         if edges.spelled_differently {
@@ -354,6 +364,7 @@ impl<'s> Graph<'s> {
         }
         let mut seen = vec![0u64; reach.words];
         let mut names = Vec::new();
+        let mut services = Vec::new();
         for &service in from {
             let component = reach.component_of(service);
             if reach.is_through_unknown(component) {
@@ -371,13 +382,16 @@ impl<'s> Graph<'s> {
                     fresh &= fresh - 1;
                     if let Some(&item) = reach.item_at.get(position) {
                         names.push(edges.item_name(prepared.snapshot, item));
+                        if (item as usize) < edges.services() {
+                            services.push(item);
+                        }
                     }
                 }
             }
             *prepared.work += row.len();
         }
         *prepared.work += names.len();
-        Some(names)
+        Some(Union { names, services })
     }
 
     /// The dependencies of `from` that no record provides, as written, in order; `None` when

@@ -394,7 +394,18 @@ fn unions_agree(snapshot: &LoadedSnapshot) -> Result<(), TestCaseError> {
             Some(names)
         })();
         match graph.dependency_union(&order) {
-            Some(names) => prop_assert_eq!(Some(names), expected, "order {:?}", order),
+            Some(union) => {
+                let services: Vec<u32> = union
+                    .names
+                    .iter()
+                    .filter_map(|&name| {
+                        let i = snapshot.services.get(name)?;
+                        (snapshot.services.service(i).name() == name).then_some(i)
+                    })
+                    .collect();
+                prop_assert_eq!(&union.services, &services, "order {:?}", order);
+                prop_assert_eq!(Some(union.names), expected, "order {:?}", order);
+            }
             None => prop_assert!(
                 expected.is_none() || Shared::of(snapshot).edges.spelled_differently,
                 "declined for {:?}",
