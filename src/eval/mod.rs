@@ -769,14 +769,14 @@ impl<'a> Evaluator<'a> {
                 if let Some(selected) = self.select(source, filter.as_deref(), *slot) {
                     // The filter decided for every service at once: only the chosen ones run.
                     self.charge(items.len(), span)?;
+                    if matches!(element.kind, NodeKind::Local(s) if s == *slot) {
+                        // `[s for s in services if …]`, built in place: one allocation.
+                        return Ok(Value::List(
+                            selected.into_iter().map(Value::Service).collect(),
+                        ));
+                    }
                     let mut out = Vec::with_capacity(selected.len());
                     for service in selected {
-                        if let NodeKind::Local(s) = element.kind {
-                            if s == *slot {
-                                out.push(Value::Service(service));
-                                continue;
-                            }
-                        }
                         self.locals[self.frame + *slot as usize] = Value::Service(service);
                         out.push(self.eval(element)?);
                     }
@@ -892,7 +892,9 @@ impl<'a> Evaluator<'a> {
         };
         let span = filter.map_or(source.span, |f| f.span);
         let column = self.column(test, slot, span).filter(|c| !c.has_unknown())?;
-        Some(column.members().collect())
+        let mut members = Vec::with_capacity(column.count() as usize);
+        members.extend(column.members());
+        Some(members)
     }
 
     /// The strings of list `g`, indexed for [`ServiceTest::InGlobal`] the first time a test
