@@ -205,9 +205,8 @@ pub(super) fn with_ascii_case<R>(text: &str, upper: bool, f: impl FnOnce(&[u8]) 
     bytes.copy_from_slice(text.as_bytes());
     // Sixteen bytes at a time; the zeros past the text stay zeros.
     for word in buffer.chunks_exact_mut(16).take(text.len().div_ceil(16)) {
-        let mut chunk = [0u8; 16];
-        chunk.copy_from_slice(word);
-        word.copy_from_slice(&change(u128::from_le_bytes(chunk)).to_le_bytes());
+        let changed = change(crate::snapshot::word_of(word));
+        word.copy_from_slice(&changed.to_le_bytes());
     }
     f(&buffer[..text.len()])
 }

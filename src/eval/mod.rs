@@ -156,6 +156,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// The service `service("…")` names (`Program::service_names[id]`), if the snapshot has it.
+    fn named_service(&self, id: u32) -> Option<u32> {
+        self.named_services.get(id as usize).copied().flatten()
+    }
+
     /// Evaluates the given rules (indices into `Program::rules`), in that order.
     pub fn evaluate(&mut self, rules: &[u32]) -> Vec<RuleResult> {
         rules.iter().map(|&r| self.evaluate_rule(r)).collect()
@@ -517,7 +522,7 @@ impl<'a> Evaluator<'a> {
                     ),
                 }
             }
-            NodeKind::ServiceNamed(id) => match self.named_services[*id as usize] {
+            NodeKind::ServiceNamed(id) => match self.named_service(*id) {
                 Some(i) => Ok(Value::Service(i)),
                 None => undecided(
                     UndecidedKind::MissingService {

@@ -256,14 +256,14 @@ impl<'a> Evaluator<'a> {
     pub(super) fn fast_service(&self, node: &'a Node) -> Option<u32> {
         match node.kind {
             NodeKind::Local(slot) => self.local_service(slot),
-            NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
+            NodeKind::ServiceNamed(id) => self.named_service(id),
             // `let eventlog = service("Eventlog")`, computed or not: such a definition is the
             // service the name found when the evaluator started.
             NodeKind::Global(g) => match self.globals.get(g as usize)? {
                 Some(Ok(Value::Service(i))) => Some(*i),
                 Some(_) => None,
                 None => match self.program.globals.get(g as usize)?.body.node.kind {
-                    NodeKind::ServiceNamed(id) => *self.named_services.get(id as usize)?,
+                    NodeKind::ServiceNamed(id) => self.named_service(id),
                     _ => None,
                 },
             },

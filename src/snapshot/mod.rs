@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use model::*;
 pub use store::{Deps, ServiceIndex, ServiceList, ServiceRef, SnapshotData};
-pub(crate) use store::{ascii_lowercase, ascii_uppercase};
+pub(crate) use store::{ascii_lowercase, ascii_uppercase, word_of};
 
 use crate::diag::Diag;
 use crate::source::{SourceMap, Span};

@@ -209,7 +209,7 @@ fn fold_hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
     let mut h = hasher.build_hasher();
     let mut words = name.as_bytes().chunks_exact(16);
     for word in &mut words {
-        h.write_u128(ascii_lowercase(whole(word)));
+        h.write_u128(ascii_lowercase(word_of(word)));
     }
     h.write_u128(ascii_lowercase(tail(words.remainder())));
     h.write_usize(name.len());
@@ -223,7 +223,7 @@ fn same_folded(a: &str, b: &str) -> bool {
     }
     let (mut xs, mut ys) = (a.as_bytes().chunks_exact(16), b.as_bytes().chunks_exact(16));
     for (x, y) in (&mut xs).zip(&mut ys) {
-        if ascii_lowercase(whole(x)) != ascii_lowercase(whole(y)) {
+        if ascii_lowercase(word_of(x)) != ascii_lowercase(word_of(y)) {
             return false;
         }
     }
@@ -233,7 +233,7 @@ fn same_folded(a: &str, b: &str) -> bool {
 /// Sixteen bytes as one word, each byte in a lane of its own (so that [`ascii_lowercase`]
 /// applies).
 #[inline]
-fn whole(chunk: &[u8]) -> u128 {
+pub(crate) fn word_of(chunk: &[u8]) -> u128 {
     let mut word = [0u8; 16];
     word.copy_from_slice(chunk);
     u128::from_le_bytes(word)

@@ -136,11 +136,18 @@ impl Edges {
     }
 
     pub(super) fn item_name<'s>(&'s self, snapshot: &'s LoadedSnapshot, item: u32) -> &'s str {
-        let item = item as usize;
-        match item.checked_sub(self.services()) {
-            None => snapshot.services.service(index_u32(item)).name(),
-            Some(j) => self.missing.get(j).map_or("", |name| name),
+        match self.item_service(item) {
+            Some(service) => snapshot.services.service(service).name(),
+            None => (item as usize)
+                .checked_sub(self.services())
+                .and_then(|j| self.missing.get(j))
+                .map_or("", |name| name),
         }
+    }
+
+    /// The service an item is, or `None` for a missing name.
+    pub(super) fn item_service(&self, item: u32) -> Option<u32> {
+        ((item as usize) < self.services()).then_some(item)
     }
 }
 

@@ -70,7 +70,7 @@ impl Shared {
 }
 
 /// What [`Graph::dependency_union`] gives: the names, and which of them are services.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Union<'s> {
     /// In the order `unique(flatten(…))` gives them.
     pub names: Vec<&'s str>,
@@ -382,9 +382,7 @@ impl<'s> Graph<'s> {
                     fresh &= fresh - 1;
                     if let Some(&item) = reach.item_at.get(position) {
                         names.push(edges.item_name(prepared.snapshot, item));
-                        if (item as usize) < edges.services() {
-                            services.push(item);
-                        }
+                        services.extend(edges.item_service(item));
                     }
                 }
             }
